@@ -1,0 +1,118 @@
+"""Traffic metrics over event-time windows.
+
+Per-minute rates come from a ring of one-second buckets (O(1) per event, O(W)
+per read), so a rate always means "over the last 60 seconds of event time" at
+one-second resolution. The viewer count (在线人数) is whatever the last ``stats``
+event said. A :class:`Metrics` object also keeps a bounded history of one
+sample per second for sparklines and charts.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import msgspec
+
+RATE_METRICS: tuple[str, ...] = (
+    "enters",
+    "comments",
+    "likes",
+    "follows",
+    "shares",
+    "gift_value",
+    "orders",
+    "gmv",
+)
+
+
+class RateWindow:
+    """Sum of values over the last ``seconds`` whole seconds of event time."""
+
+    __slots__ = ("_n", "_stamps", "_vals", "_newest")
+
+    def __init__(self, seconds: int = 60) -> None:
+        self._n = seconds
+        self._stamps = [-1] * seconds
+        self._vals = [0.0] * seconds
+        self._newest = -1
+
+    def add(self, ts: float, value: float = 1.0) -> None:
+        s = int(ts)
+        i = s % self._n
+        stamp = self._stamps[i]
+        if stamp == s:
+            self._vals[i] += value
+        elif stamp < s:
+            self._stamps[i] = s
+            self._vals[i] = value
+            if s > self._newest:
+                self._newest = s
+        # else: older than the window already holds at this slot: too late, dropped
+
+    def total(self, boundary: int) -> float:
+        """Sum over the seconds ``[boundary - seconds, boundary)``."""
+        lo = boundary - self._n
+        return sum(v for s, v in zip(self._stamps, self._vals) if lo <= s < boundary)
+
+
+class Sample(msgspec.Struct, gc=False):
+    """One reading of every metric at a whole second ``t`` (rates per minute)."""
+
+    t: int
+    online: int | None
+    total_viewers: int | None
+    enters: float
+    comments: float
+    likes: float
+    follows: float
+    shares: float
+    gift_value: float
+    orders: float
+    gmv: float
+
+    def get(self, name: str) -> float | None:
+        value: float | int | None = getattr(self, name)
+        return None if value is None else float(value)
+
+
+class Metrics:
+    """Rates and viewer counts; one :class:`Sample` per second of event time."""
+
+    def __init__(self, window_seconds: int = 60, history_seconds: int = 3 * 3600) -> None:
+        self.window_seconds = window_seconds
+        self.windows: dict[str, RateWindow] = {m: RateWindow(window_seconds) for m in RATE_METRICS}
+        self.online: int | None = None
+        self.total_viewers: int | None = None
+        self.history: deque[Sample] = deque(maxlen=history_seconds)
+        self._scale = 60.0 / window_seconds
+
+    def add(self, metric: str, ts: float, value: float = 1.0) -> None:
+        self.windows[metric].add(ts, value)
+
+    def sample(self, boundary: int) -> Sample:
+        scale = self._scale
+        w = self.windows
+        s = Sample(
+            t=boundary,
+            online=self.online,
+            total_viewers=self.total_viewers,
+            enters=w["enters"].total(boundary) * scale,
+            comments=w["comments"].total(boundary) * scale,
+            likes=w["likes"].total(boundary) * scale,
+            follows=w["follows"].total(boundary) * scale,
+            shares=w["shares"].total(boundary) * scale,
+            gift_value=round(w["gift_value"].total(boundary) * scale, 2),
+            orders=w["orders"].total(boundary) * scale,
+            gmv=round(w["gmv"].total(boundary) * scale, 2),
+        )
+        self.history.append(s)
+        return s
+
+    @property
+    def latest(self) -> Sample | None:
+        return self.history[-1] if self.history else None
+
+    def series(self, name: str, last: int | None = None) -> list[float]:
+        """Values of one metric over the history (missing readings as 0)."""
+        items = list(self.history)[-last:] if last else self.history
+        return [v if (v := s.get(name)) is not None else 0.0 for s in items]

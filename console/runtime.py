@@ -1,0 +1,67 @@
+"""Async glue between a source, the pure engine, and the clock.
+
+A *source* is anything with ``async def run(self, sink: FrameSink) -> None``
+that pushes raw frames and connection states into the sink until it ends
+(a recording runs out, the server says the show ended, or a fatal error) or is
+cancelled. The engine is the sink. Ingestion is synchronous inside the
+source's receive loop: decode → dedupe → apply → publish to bounded queues,
+so nothing downstream can slow it down.
+
+A ticker calls ``engine.tick()`` a few times a second so that time-driven work
+(metric samples, later the show clock, cues and alerts) moves even while the
+feed is silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Protocol
+
+from console.core.engine import Engine
+
+
+class FrameSink(Protocol):
+    def feed_frame(self, frame: str | bytes) -> int:
+        """Decode and apply one frame; returns how many events were accepted."""
+        ...
+
+    def source_state(self, state: str, detail: str = "") -> None:
+        """connecting / live / stalled / reconnecting / failed / ended."""
+        ...
+
+
+class Source(Protocol):
+    async def run(self, sink: FrameSink) -> None: ...
+
+
+class Runtime:
+    """Runs one source into one engine, with a ticker for time-driven work."""
+
+    def __init__(self, engine: Engine, source: Source, *, tick_interval: float = 0.1) -> None:
+        self.engine = engine
+        self.source = source
+        self.tick_interval = tick_interval
+        self.done = asyncio.Event()
+        self.error: BaseException | None = None
+
+    async def _ticker(self) -> None:
+        while True:
+            self.engine.tick()
+            await asyncio.sleep(self.tick_interval)
+
+    async def run(self) -> None:
+        ticker = asyncio.create_task(self._ticker(), name="engine-ticker")
+        try:
+            await self.source.run(self.engine)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # reported, not raised: the console stays up
+            self.error = exc
+            self.engine.source_state("failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            self.engine.tick()
+            self.done.set()
