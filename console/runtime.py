@@ -30,6 +30,15 @@ class FrameSink(Protocol):
         """connecting / live / stalled / reconnecting / failed / ended."""
         ...
 
+    def reject(self, reason: str) -> None:
+        """Count input the transport dropped before it could be decoded."""
+        ...
+
+    @property
+    def last_seq(self) -> int | None:
+        """Highest ``seq`` accepted so far (for ``?since=`` on reconnect)."""
+        ...
+
 
 class Source(Protocol):
     async def run(self, sink: FrameSink) -> None: ...

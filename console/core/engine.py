@@ -57,6 +57,8 @@ class FeedStats:
     source_state: str = "idle"
     source_detail: str = ""
     live_state: str | None = None
+    #: highest ``seq`` seen: a reconnecting source resumes with ``?since=last_seq``
+    last_seq: int | None = None
 
     @property
     def malformed_total(self) -> int:
@@ -124,6 +126,10 @@ class Engine:
             accepted += self.ingest(event)
         return accepted
 
+    @property
+    def last_seq(self) -> int | None:
+        return self.stats.last_seq
+
     def reject(self, reason: str) -> None:
         """Count input an adapter had to drop before it could be decoded."""
         self.stats.malformed[reason] = self.stats.malformed.get(reason, 0) + 1
@@ -139,6 +145,9 @@ class Engine:
             stats.first_ts = ts
         if stats.last_ts is None or ts > stats.last_ts:
             stats.last_ts = ts
+        seq = event.seq
+        if seq is not None and (stats.last_seq is None or seq > stats.last_seq):
+            stats.last_seq = seq
         stats.accepted += 1
         stats.events[TYPE_NAMES[type(event)]] += 1
         clock = self.clock
