@@ -15,7 +15,7 @@ from typing import Any
 
 
 class Subscription:
-    __slots__ = ("name", "queue", "maxlen", "dropped", "accepts", "wake", "_bus")
+    __slots__ = ("_bus", "accepts", "dropped", "maxlen", "name", "queue", "wake")
 
     def __init__(
         self,

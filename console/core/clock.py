@@ -55,8 +55,7 @@ class ManualClock:
         return self._now
 
     def observe(self, ts: float) -> None:
-        if ts > self._now:
-            self._now = ts
+        self._now = max(self._now, ts)
 
     def set(self, ts: float) -> None:
         self.observe(ts)
@@ -73,7 +72,7 @@ class ReplayClock:
 
     mode = "replay"
 
-    def __init__(self, speed: float = 1.0, monotonic: "MonotonicFn | None" = None) -> None:
+    def __init__(self, speed: float = 1.0, monotonic: MonotonicFn | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
@@ -91,8 +90,7 @@ class ReplayClock:
         if self._anchor_ts is None:
             return self._last
         t = self._anchor_ts + (self._mono() - self._anchor_mono) * self.speed
-        if t < self._last:
-            t = self._last
+        t = max(t, self._last)
         self._last = t
         return t
 

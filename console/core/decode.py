@@ -52,7 +52,7 @@ class Decoded(NamedTuple):
 _NONE: Final[list[str]] = []  # shared, never mutated: the common "nothing rejected"
 
 
-_typed: Final = msgspec.json.Decoder(Event | list[Event])  # type: ignore[arg-type]
+_typed: Final = msgspec.json.Decoder(Event | list[Event])
 _untyped: Final = msgspec.json.Decoder()
 
 

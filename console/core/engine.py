@@ -22,6 +22,7 @@ from console.core.decode import FrameDecoder
 from console.core.dedupe import Deduper
 from console.core.events import (
     EVENT_TYPES,
+    TYPE_NAMES,
     Comment,
     Control,
     Enter,
@@ -32,7 +33,6 @@ from console.core.events import (
     Order,
     Product,
     Share,
-    TYPE_NAMES,
     Stats,
 )
 from console.core.metrics import Metrics, Sample

@@ -7,7 +7,7 @@ See ``docs/feed-protocol.md`` for the contract.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -95,7 +95,7 @@ class Control(BaseEvent, tag="control"):
     state: Literal["live", "paused", "ended"]
 
 
-Event = Union[Comment, Gift, Like, Enter, Follow, Share, Order, Stats, Product, Control]
+Event = Comment | Gift | Like | Enter | Follow | Share | Order | Stats | Product | Control
 
 EVENT_CLASSES: tuple[type[BaseEvent], ...] = (
     Comment,
@@ -111,9 +111,7 @@ EVENT_CLASSES: tuple[type[BaseEvent], ...] = (
 )
 
 #: wire name -> struct class
-EVENT_TYPES: dict[str, type[BaseEvent]] = {
-    str(cls.__struct_config__.tag): cls for cls in EVENT_CLASSES
-}
+EVENT_TYPES: dict[str, type[BaseEvent]] = {str(cls.__struct_config__.tag): cls for cls in EVENT_CLASSES}
 
 
 #: struct class -> wire name

@@ -26,14 +26,20 @@ RATE_METRICS: tuple[str, ...] = (
 
 
 class RateWindow:
-    """Sum of values over the last ``seconds`` whole seconds of event time."""
+    """Sum of values over the last ``seconds`` whole seconds of event time.
 
-    __slots__ = ("_n", "_stamps", "_vals", "_newest")
+    The ring holds ``slack`` seconds more than the window, so events stamped a
+    little ahead of the reading (live feeds whose clock runs ahead of ours) do
+    not overwrite seconds that are still inside it.
+    """
 
-    def __init__(self, seconds: int = 60) -> None:
-        self._n = seconds
-        self._stamps = [-1] * seconds
-        self._vals = [0.0] * seconds
+    __slots__ = ("_n", "_newest", "_seconds", "_stamps", "_vals")
+
+    def __init__(self, seconds: int = 60, slack: int = 8) -> None:
+        self._seconds = seconds
+        self._n = n = seconds + slack
+        self._stamps = [-1] * n
+        self._vals = [0.0] * n
         self._newest = -1
 
     def add(self, ts: float, value: float = 1.0) -> None:
@@ -45,14 +51,13 @@ class RateWindow:
         elif stamp < s:
             self._stamps[i] = s
             self._vals[i] = value
-            if s > self._newest:
-                self._newest = s
+            self._newest = max(self._newest, s)
         # else: older than the window already holds at this slot: too late, dropped
 
     def total(self, boundary: int) -> float:
         """Sum over the seconds ``[boundary - seconds, boundary)``."""
-        lo = boundary - self._n
-        return sum(v for s, v in zip(self._stamps, self._vals) if lo <= s < boundary)
+        lo = boundary - self._seconds
+        return sum(v for s, v in zip(self._stamps, self._vals, strict=True) if lo <= s < boundary)
 
 
 class Sample(msgspec.Struct, gc=False):

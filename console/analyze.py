@@ -1,0 +1,171 @@
+"""Headless analysis: a source through the engine, notes and a summary out.
+
+From a recording the engine runs on a :class:`ManualClock` that follows the
+events' own timestamps, as fast as the machine allows; the same recording
+gives byte-identical notes every time. From a ``ws://`` URL it runs live on the
+wall clock until the feed ends, fails, or has been idle for ``idle_exit``
+seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from console.adapters.recording import iter_frames
+from console.adapters.wsfeed import WebSocketSource
+from console.config import Config
+from console.core.bus import Subscription
+from console.core.clock import ManualClock, WallClock
+from console.core.engine import Engine
+from console.core.notes import Note, encode_note
+from console.runtime import Runtime
+from console.session import build_engine
+
+
+class Progress:
+    """A one-line progress report on a terminal; silent when stderr is piped."""
+
+    def __init__(self, stream: IO[str] | None = None, interval: float = 0.25) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty()
+        self.interval = interval
+        self._last = 0.0
+        self._start = time.monotonic()
+
+    def update(self, engine: Engine, *, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        s = engine.stats
+        span = (s.last_ts - s.first_ts) if s.first_ts is not None and s.last_ts is not None else 0.0
+        rate = s.accepted / max(now - self._start, 1e-9)
+        self.stream.write(
+            f"\r{s.accepted:,} events · {span / 60:.1f} min of show · {rate:,.0f} ev/s"
+            f" · {s.duplicates:,} dup · {s.malformed_total:,} bad   "
+        )
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class NoteSink:
+    """Drains the engine's notes to a JSONL file (or nowhere) and counts them by kind."""
+
+    def __init__(self, engine: Engine, out: IO[bytes] | None) -> None:
+        self.sub: Subscription = engine.bus.subscribe("notes", maxlen=1_000_000, accepts=[Note])
+        self.out = out
+        self.counts: dict[str, int] = {}
+
+    def flush(self) -> None:
+        if not self.sub.queue:
+            return
+        lines = []
+        for note in self.sub.drain():
+            kind = note.kind
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            lines.append(encode_note(note))
+        if self.out is not None:
+            self.out.write(b"\n".join(lines) + b"\n")
+
+
+def summary(engine: Engine, notes: NoteSink, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    s = engine.stats
+    out: dict[str, Any] = {
+        "events": {k: v for k, v in s.events.items() if v},
+        "accepted": s.accepted,
+        "frames": s.frames,
+        "duplicates": s.duplicates,
+        "malformed": dict(sorted(s.malformed.items())),
+        "reconnects": s.reconnects,
+        "first_ts": s.first_ts,
+        "last_ts": s.last_ts,
+        "notes": dict(sorted(notes.counts.items())),
+    }
+    if extra:
+        out.update(extra)
+    return out
+
+
+def run_frames(engine: Engine, frames: Iterable[bytes], notes: NoteSink, progress: Progress) -> None:
+    feed = engine.feed_frame
+    for i, frame in enumerate(frames):
+        feed(frame)
+        notes.flush()
+        if not i & 0x3FFF:
+            progress.update(engine)
+    engine.tick()
+    notes.flush()
+
+
+async def run_websocket(
+    engine: Engine, url: str, cfg: Config, notes: NoteSink, progress: Progress, idle_exit: float | None
+) -> None:
+    source = WebSocketSource(
+        url,
+        max_backoff=cfg.feed.max_backoff,
+        min_healthy=cfg.feed.min_healthy,
+        stall_after=cfg.feed.stall_after,
+        dead_after=cfg.feed.dead_after,
+    )
+    runtime = Runtime(engine, source)
+    task = asyncio.create_task(runtime.run())
+    last_count, last_change = -1, time.monotonic()
+    try:
+        while not task.done():
+            await asyncio.sleep(0.1)
+            notes.flush()
+            progress.update(engine)
+            if engine.stats.accepted != last_count:
+                last_count, last_change = engine.stats.accepted, time.monotonic()
+            elif idle_exit is not None and time.monotonic() - last_change >= idle_exit:
+                break
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        notes.flush()
+
+
+def analyze(
+    source: str,
+    cfg: Config,
+    *,
+    out: Path | None = None,
+    summary_path: Path | None = None,
+    idle_exit: float | None = None,
+    progress_stream: IO[str] | None = None,
+) -> dict[str, Any]:
+    """Run ``source`` headless; write notes to ``out`` and the summary to ``summary_path``."""
+    live = source.startswith(("ws://", "wss://"))
+    engine = build_engine(cfg, WallClock() if live else ManualClock())
+    progress = Progress(progress_stream)
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(open(out, "wb")) if out is not None else None
+        notes = NoteSink(engine, fh)
+        extra: dict[str, Any] = {}
+        if live:
+            asyncio.run(run_websocket(engine, source, cfg, notes, progress, idle_exit))
+        else:
+            frames = iter_frames(Path(source))
+            run_frames(engine, frames, notes, progress)
+            extra["torn_lines"] = frames.report.torn_lines
+    progress.update(engine, force=True)
+    progress.done()
+    result = summary(engine, notes, extra)
+    if summary_path is not None:
+        summary_path.write_bytes(msgspec.json.format(msgspec.json.encode(result)) + b"\n")
+    return result

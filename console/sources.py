@@ -1,0 +1,79 @@
+"""Choosing a source (and the clock that goes with it) from what the user typed."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from console.adapters.filesource import FileSource
+from console.adapters.replay_server import ReplayServer
+from console.adapters.wsfeed import WebSocketSource
+from console.config import Config
+from console.core.clock import Clock, ReplayClock, WallClock
+from console.runtime import FrameSink, Source
+
+BUNDLED_RECORDING = Path(__file__).resolve().parent.parent / "samples" / "demo-show.jsonl.gz"
+
+
+class SourceError(Exception):
+    """The user named a source that cannot be used (missing file, bad scheme)."""
+
+
+def websocket_source(url: str, cfg: Config) -> WebSocketSource:
+    headers = {}
+    if cfg.feed.token_env:
+        token = os.environ.get(cfg.feed.token_env)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+    return WebSocketSource(
+        url,
+        max_backoff=cfg.feed.max_backoff,
+        min_healthy=cfg.feed.min_healthy,
+        stall_after=cfg.feed.stall_after,
+        dead_after=cfg.feed.dead_after,
+        headers=headers or None,
+    )
+
+
+class ServedReplay:
+    """A recording served by an in-process replay server on loopback, read over a websocket.
+
+    This is what ``changkong demo`` runs: the whole live path (server, websocket
+    client, reconnect logic, decoder) exercised on a bundled recording.
+    """
+
+    def __init__(self, path: Path, speed: float, cfg: Config) -> None:
+        self.path = path
+        self.speed = speed
+        self.cfg = cfg
+        self.server: ReplayServer | None = None
+
+    async def run(self, sink: FrameSink) -> None:
+        server = self.server = ReplayServer(self.path, host="127.0.0.1", port=0, speed=self.speed)
+        await server.start()
+        try:
+            await websocket_source(server.url, self.cfg).run(sink)
+        finally:
+            await server.close()
+
+
+@dataclass
+class Opened:
+    source: Source
+    clock: Clock
+    mode: str
+    label: str
+
+
+def open_source(spec: str, cfg: Config, *, speed: float = 1.0, served: bool = False) -> Opened:
+    """A websocket URL runs live on the wall clock; a recording replays at ``speed``."""
+    if spec.startswith(("ws://", "wss://")):
+        return Opened(websocket_source(spec, cfg), WallClock(), "live", spec)
+    if "://" in spec:
+        raise SourceError(f"unsupported feed {spec!r}: use ws://, wss:// or a recording path")
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise SourceError(f"recording not found: {path}")
+    source: Source = ServedReplay(path, speed, cfg) if served else FileSource(path, speed=speed)
+    return Opened(source, ReplayClock(speed), "replay", path.name)

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from console.core.metrics import Metrics, RateWindow
+
+
+def test_rate_window_sums_whole_seconds_before_the_boundary() -> None:
+    w = RateWindow(60)
+    w.add(100.2, 1)
+    w.add(100.9, 2)
+    w.add(159.5, 4)
+    w.add(160.0, 8)
+    assert w.total(160) == 7  # seconds 100..159
+    assert w.total(161) == 12  # 101..160: the second at 100 left the window
+    assert w.total(300) == 0
+
+
+def test_events_too_old_for_the_ring_are_dropped_not_misfiled() -> None:
+    w = RateWindow(10, slack=0)
+    w.add(105, 1)
+    w.add(95, 100)  # same slot as 105, older: must not overwrite it
+    assert w.total(106) == 1
+
+
+def test_events_ahead_of_the_reading_do_not_evict_seconds_in_the_window() -> None:
+    w = RateWindow(60)
+    w.add(100.5, 1)
+    w.add(163.0, 5)  # a live feed a few seconds ahead of our clock
+    assert w.total(160) == 1
+    assert w.total(164) == 5
+
+
+def test_sample_scales_to_per_minute_and_keeps_history_bounded() -> None:
+    m = Metrics(window_seconds=30, history_seconds=5)
+    for i in range(30):
+        m.add("comments", 1000 + i)
+    s = m.sample(1030)
+    assert s.comments == 60.0  # 30 comments in 30 s = 60 per minute
+    for b in range(1031, 1040):
+        m.sample(b)
+    assert len(m.history) == 5 and m.history[-1].t == 1039
+    assert m.series("comments") == [m.history[i].comments for i in range(5)]
