@@ -57,12 +57,17 @@ _untyped: Final = msgspec.json.Decoder()
 
 
 def _clean(event: Event) -> Event:
+    """Sanitise the untrusted text an event carries (user name, comment text)."""
     user = event.user
     if user is not None and user.name:
         user.name = sanitize(user.name, 64)
     if type(event) is Comment:
         event.text = sanitize(event.text)
     return event
+
+
+def _needs_clean(event: Event) -> bool:
+    return type(event) is Comment or (event.user is not None and bool(event.user.name))
 
 
 def classify(obj: Any) -> Event | str:
@@ -107,7 +112,9 @@ class FrameDecoder:
             return self._slow(frame)
         if type(value) is list:
             return Decoded([_clean(e) for e in value], _NONE)
-        return Decoded([_clean(value)], _NONE)
+        if _needs_clean(value):
+            _clean(value)
+        return Decoded([value], _NONE)
 
     def _slow(self, frame: str | bytes | bytearray | memoryview) -> Decoded:
         if not isinstance(frame, str):

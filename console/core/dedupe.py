@@ -35,5 +35,8 @@ class Deduper:
         young.add(event_id)
         return False
 
+    def __contains__(self, event_id: str) -> bool:
+        return event_id in self._young or event_id in self._old
+
     def __len__(self) -> int:
         return len(self._young) + len(self._old)
