@@ -14,7 +14,7 @@ mapped back from msgspec's ``$.a.b[0]`` paths to the node that holds the value.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -88,14 +88,39 @@ class ConfigError(Exception):
     line: int | None
     key: str
     message: str
+    #: further problems found in the same pass (all are reported at once)
+    more: list[ConfigError] = field(default_factory=list)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         key = f" {self.key}:" if self.key else ""
-        return f"{where}:{key} {self.message}"
+        first = f"{where}:{key} {self.message}"
+        return "\n".join([first, *(str(e) for e in self.more)])
 
 
 S = TypeVar("S", bound=msgspec.Struct)
+
+
+class Loader(yaml.SafeLoader):
+    """SafeLoader without YAML 1.1's base-60 numbers: ``1:30`` stays the string "1:30".
+
+    Show scripts are full of ``mm:ss`` offsets; PyYAML would silently read
+    ``1:30`` as the integer 90 but ``05:00`` as a string.
+    """
+
+
+_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
+_FLOAT = re.compile(
+    r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+Loader.yaml_implicit_resolvers = {
+    first: [
+        (tag, _INT if tag.endswith(":int") else _FLOAT if tag.endswith(":float") else regexp)
+        for tag, regexp in resolvers
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 _PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _UNKNOWN_RE = re.compile(r"unknown field `(?P<field>[^`]+)`")
@@ -144,9 +169,9 @@ def _check_duplicates(node: yaml.Node | None, file: str, prefix: str = "") -> No
 def convert_yaml(text: str, file: str, cls: type[S]) -> tuple[S, yaml.Node | None]:
     """Parse YAML ``text`` into ``cls``; every error is a :class:`ConfigError`."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=Loader)
         _check_duplicates(root, file)
-        data: Any = yaml.safe_load(text) if root is not None else {}
+        data: Any = yaml.load(text, Loader=Loader) if root is not None else {}  # a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

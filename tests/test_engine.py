@@ -126,3 +126,36 @@ def test_same_input_gives_byte_identical_notes() -> None:
     first = run()
     assert first.count(b"\n") >= 10
     assert run() == first
+
+
+def test_timers_fire_at_their_due_time_in_order_with_samples() -> None:
+    e = engine()
+    fired: list[tuple[str, float]] = []
+    e.on_sample(lambda s: fired.append(("sample", s.t)))
+    e.feed_frame(frame(ev("enter", 1, T0 + 0.2)))
+    e.call_at(T0 + 2.5, lambda t: fired.append(("b", t)))
+    e.call_at(T0 + 1.5, lambda t: fired.append(("a", t)))
+    e.call_at(T0 + 2.0, lambda t: fired.append(("c", t)))  # same time as a sample: timer waits for it
+    e.feed_frame(frame(ev("enter", 2, T0 + 3.1)))
+    assert fired == [
+        ("sample", T0 + 1),
+        ("a", T0 + 1.5),
+        ("sample", T0 + 2),
+        ("c", T0 + 2.0),
+        ("b", T0 + 2.5),
+        ("sample", T0 + 3),
+    ]
+
+
+def test_a_timer_that_schedules_another_inside_the_window_runs_it_too() -> None:
+    e = engine()
+    seen: list[float] = []
+
+    def first(t: float) -> None:
+        seen.append(t)
+        e.call_at(t + 0.25, seen.append)
+
+    e.feed_frame(frame(ev("enter", 1, T0)))
+    e.call_at(T0 + 0.5, first)
+    e.feed_frame(frame(ev("enter", 2, T0 + 0.9)))
+    assert seen == [T0 + 0.5, T0 + 0.75]

@@ -13,6 +13,8 @@ the mode, and a headless run is deterministic.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -84,6 +86,9 @@ class Engine:
         self.bus = Bus()
         self.note_interval = note_interval
         self._next_boundary: int | None = None
+        # (due, order, callback): timers run in time order, ties in scheduling order
+        self._timers: list[tuple[float, int, Callable[[float], None]]] = []
+        self._timer_order = itertools.count()
         self._sample_hooks: list[Callable[[Sample], None]] = []
         self._event_hooks: list[Callable[[Event], None]] = []
         self._handlers: dict[type, Callable[[Event], None]] = {
@@ -111,6 +116,16 @@ class Engine:
 
     def emit(self, note: Note) -> None:
         self.bus.publish(note)
+
+    def call_at(self, due: float, callback: Callable[[float], None]) -> None:
+        """Run ``callback(due)`` once the clock reaches ``due``.
+
+        In replay and headless runs the callback sees its own due time, not the
+        time of the event that happened to reveal it was due, so what it emits is
+        stamped exactly and does not depend on how the feed was batched.
+        Callbacks that no longer apply should check their own state and return.
+        """
+        heapq.heappush(self._timers, (due, next(self._timer_order), callback))
 
     # -- input --
 
@@ -153,7 +168,8 @@ class Engine:
         clock = self.clock
         clock.observe(ts)
         nb = self._next_boundary
-        if nb is None or clock.now() >= nb:
+        now = clock.now()
+        if nb is None or now >= nb or (self._timers and now >= self._timers[0][0]):
             self.tick()
         self._handlers[type(event)](event)
         self.bus.publish(event)
@@ -175,19 +191,24 @@ class Engine:
     # -- time --
 
     def tick(self) -> None:
-        """Emit the samples for every whole second up to the clock's now."""
-        now = int(self.clock.now())
+        """Run, in time order, every sample boundary and timer up to the clock's now."""
+        now = self.clock.now()
         nb = self._next_boundary
         if nb is None:
-            self._next_boundary = now + 1
-            return
-        if now < nb:
-            return
-        if now - nb > MAX_CATCH_UP_SECONDS:
-            nb = now - MAX_CATCH_UP_SECONDS
-        while nb <= now:
-            self._sample(nb)
-            nb += 1
+            nb = int(now) + 1
+        elif now - nb > MAX_CATCH_UP_SECONDS:
+            nb = int(now) - MAX_CATCH_UP_SECONDS
+        timers = self._timers
+        while True:
+            if timers and timers[0][0] <= now and timers[0][0] < nb:
+                due, _, callback = heapq.heappop(timers)
+                callback(due)
+            elif nb <= now:
+                self._next_boundary = nb + 1
+                self._sample(nb)
+                nb += 1
+            else:
+                break
         self._next_boundary = nb
 
     def _sample(self, boundary: int) -> None:
