@@ -26,8 +26,9 @@ from console.core.bus import Subscription
 from console.core.clock import ManualClock, WallClock
 from console.core.engine import Engine
 from console.core.notes import Note, encode_note
+from console.core.show import ShowScript
 from console.runtime import Runtime
-from console.session import build_engine
+from console.session import Session, build_session
 
 
 class Progress:
@@ -100,6 +101,29 @@ def summary(engine: Engine, notes: NoteSink, extra: dict[str, Any] | None = None
     return out
 
 
+def show_summary(session: Session) -> dict[str, Any]:
+    """Planned against actual, per segment (offsets in seconds from the show start)."""
+    tracker = session.show
+    assert tracker is not None
+    t0 = tracker.start_time
+    rows = []
+    for seg, run in zip(tracker.script.segments, tracker.runs, strict=True):
+        start = None if run.actual_start is None or t0 is None else round(run.actual_start - t0, 3)
+        end = None if run.actual_end is None or t0 is None else round(run.actual_end - t0, 3)
+        rows.append(
+            {
+                "title": seg.title,
+                "planned_start": seg.start,
+                "planned_end": seg.end,
+                "actual_start": start,
+                "actual_end": end,
+                "hold": run.hold,
+                "skipped": run.skipped,
+            }
+        )
+    return {"title": tracker.script.title, "started": t0, "ended": tracker.ended_at, "segments": rows}
+
+
 def run_frames(engine: Engine, frames: Iterable[bytes], notes: NoteSink, progress: Progress) -> None:
     feed = engine.feed_frame
     for i, frame in enumerate(frames):
@@ -147,11 +171,13 @@ def analyze(
     out: Path | None = None,
     summary_path: Path | None = None,
     idle_exit: float | None = None,
+    script: ShowScript | None = None,
     progress_stream: IO[str] | None = None,
 ) -> dict[str, Any]:
     """Run ``source`` headless; write notes to ``out`` and the summary to ``summary_path``."""
     live = source.startswith(("ws://", "wss://"))
-    engine = build_engine(cfg, WallClock() if live else ManualClock())
+    session = build_session(cfg, WallClock() if live else ManualClock(), script=script)
+    engine = session.engine
     progress = Progress(progress_stream)
     with contextlib.ExitStack() as stack:
         fh = stack.enter_context(open(out, "wb")) if out is not None else None
@@ -165,6 +191,8 @@ def analyze(
             extra["torn_lines"] = frames.report.torn_lines
     progress.update(engine, force=True)
     progress.done()
+    if session.show is not None:
+        extra["show"] = show_summary(session)
     result = summary(engine, notes, extra)
     if summary_path is not None:
         summary_path.write_bytes(msgspec.json.format(msgspec.json.encode(result)) + b"\n")

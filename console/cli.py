@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from console.config import Config, ConfigError, load_config
+from console.core.show import ShowScript
 from console.logs import setup_logging
 
 log = logging.getLogger("changkong")
@@ -32,6 +33,14 @@ def _config(args: argparse.Namespace) -> Config:
     if path is None and DEFAULT_CONFIG.is_file():
         path = DEFAULT_CONFIG
     return load_config(path)
+
+
+def _load_script(path: Path | None, cfg: Config) -> ShowScript | None:
+    if path is None:
+        return None
+    from console.showfile import load_show
+
+    return load_show(path, cfg.tz)
 
 
 def _speed(value: str) -> float:
@@ -102,7 +111,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             raise UsageError(f"unsupported source {source!r}: use ws://, wss:// or a recording path")
         if not Path(source).is_file():
             raise UsageError(f"recording not found: {source}")
-    result = analyze(source, cfg, out=args.out, summary_path=args.summary, idle_exit=args.idle_exit)
+    script = _load_script(args.show, cfg)
+    result = analyze(
+        source, cfg, out=args.out, summary_path=args.summary, idle_exit=args.idle_exit, script=script
+    )
     if args.summary is None:
         import msgspec
 
@@ -168,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="notes, one JSON object per line")
     p.add_argument("--summary", type=Path, help="summary JSON (default: printed to stdout)")
     p.add_argument("--idle-exit", type=float, metavar="S", help="stop a live feed after S idle seconds")
+    p.add_argument("--show", type=Path, help="show script (YAML): adds segment and cue notes")
 
     p = add("record", cmd_record, "append what a websocket feed sends to a recording")
     p.add_argument("url")
