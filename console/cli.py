@@ -150,6 +150,19 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_show(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    script = _load_script(args.file, cfg)
+    assert script is not None
+    from console.core.show import format_offset
+
+    print(
+        f"{args.file}: ok — {script.title!r}, {len(script.segments)} segments, "
+        f"{sum(len(s.cues) for s in script.segments)} cues, planned {format_offset(script.planned_length)}"
+    )
+    return 0
+
+
 # -- parser --
 
 
@@ -196,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("check-config", cmd_check_config, "validate a config file")
     p.add_argument("file", nargs="?", type=Path)
+
+    p = add("check-show", cmd_check_show, "validate a show script; every problem with its line")
+    p.add_argument("file", type=Path)
 
     return parser
 
