@@ -19,11 +19,12 @@ from typing import IO, Any
 
 import msgspec
 
-from console.adapters.recording import iter_frames
+from console.adapters.recording import ReadReport, iter_frames
 from console.adapters.wsfeed import WebSocketSource
 from console.config import Config
 from console.core.bus import Subscription
 from console.core.clock import ManualClock, WallClock
+from console.core.decode import INVALID_UTF8
 from console.core.engine import Engine
 from console.core.notes import Note, encode_note
 from console.core.show import ShowScript
@@ -124,9 +125,15 @@ def show_summary(session: Session) -> dict[str, Any]:
     return {"title": tracker.script.title, "started": t0, "ended": tracker.ended_at, "segments": rows}
 
 
-def run_frames(engine: Engine, frames: Iterable[bytes], notes: NoteSink, progress: Progress) -> None:
+def run_frames(engine: Engine, lines: Iterable[bytes], notes: NoteSink, progress: Progress) -> None:
+    """Recording lines through the engine; a line that is not UTF-8 is counted, as a feed's would be."""
     feed = engine.feed_frame
-    for i, frame in enumerate(frames):
+    for i, line in enumerate(lines):
+        try:
+            frame = line.decode("utf-8")
+        except UnicodeDecodeError:
+            engine.reject(INVALID_UTF8)
+            continue
         feed(frame)
         notes.flush()
         if not i & 0x3FFF:
@@ -186,9 +193,9 @@ def analyze(
         if live:
             asyncio.run(run_websocket(engine, source, cfg, notes, progress, idle_exit))
         else:
-            frames = iter_frames(Path(source))
-            run_frames(engine, frames, notes, progress)
-            extra["torn_lines"] = frames.report.torn_lines
+            report = ReadReport()
+            run_frames(engine, iter_frames(Path(source), report), notes, progress)
+            extra["torn_lines"] = report.torn_lines
     progress.update(engine, force=True)
     progress.done()
     if session.show is not None:
