@@ -214,3 +214,30 @@ def test_attached_to_an_engine_the_feed_drives_the_show_in_event_time() -> None:
     assert due == [("福袋开", T0), ("发券", T0 + 13 * MIN), ("上链接", T0 + 28 * MIN)]
     assert tr.ended_at == T0 + 40 * MIN
     assert tr.title_at(T0 + 20 * MIN) == "讲大衣"
+
+
+def test_a_product_that_returns_in_an_encore_matches_its_next_segment() -> None:
+    base = script()
+    encore = Segment(
+        title="返场大衣", kind="返场", start=60 * MIN, duration=5 * MIN, product=base.segments[1].product
+    )
+    s = ShowScript(title="x", segments=[*base.segments, encore], hard_end=None)
+    t = ShowTracker(s)
+    t.start(T0)
+    t.on_pin("p-coat", T0 + 10 * MIN)
+    assert t.index == 1  # the first run, not the encore
+    t.on_pin("p-boots", T0 + 30 * MIN)
+    t.on_pin("p-coat", T0 + 50 * MIN)
+    assert t.index == 4
+
+
+def test_unpin_ends_a_pin_segment_and_only_its_own() -> None:
+    t, notes = tracker()
+    t.start(T0)
+    t.on_pin("p-coat", T0 + 9 * MIN)
+    t.on_unpin("p-boots", T0 + 20 * MIN)  # not on air: ignored
+    assert t.index == 1
+    t.on_unpin("p-coat", T0 + 25 * MIN)
+    assert t.index == 2
+    ended = [n for n in notes if isinstance(n, SegmentNote) and n.state == "ended" and n.index == 1]
+    assert ended[0].by == "unpin" and ended[0].over_under == -4 * MIN  # 9:00–25:00 against 20 planned

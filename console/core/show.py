@@ -14,8 +14,8 @@ segments skipped.
 How a segment ends is part of the plan (``advance``):
 
 * ``time`` — when its planned duration (plus holds) has run out;
-* ``pin`` — when the product of a later segment is pinned (the platform tells
-  us what is on air), or by key;
+* ``pin`` — when its product is unpinned or the product of a later segment is
+  pinned (the platform tells us what is on air), or by key;
 * ``key`` — only by the 场控's key.
 
 A pin of a later segment's product always jumps there: the platform is the
@@ -314,7 +314,7 @@ class ShowTracker:
     index: int | None = None
     runs: list[SegmentRun] = field(init=False)
     cues: list[CueState] = field(init=False)
-    _pins: dict[str, int] = field(init=False)
+    _pins: dict[str, list[int]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.runs = [SegmentRun() for _ in self.script.segments]
@@ -323,9 +323,10 @@ class ShowTracker:
             for i, seg in enumerate(self.script.segments)
             for j, cue in enumerate(seg.cues)
         ]
-        self._pins = {
-            seg.product.id: i for i, seg in enumerate(self.script.segments) if seg.product and seg.product.id
-        }
+        self._pins = {}
+        for i, seg in enumerate(self.script.segments):
+            if seg.product and seg.product.id:
+                self._pins.setdefault(seg.product.id, []).append(i)
 
     # -- commands --
 
@@ -397,13 +398,37 @@ class ShowTracker:
     # -- inputs from the feed --
 
     def on_pin(self, product_id: str, now: float) -> None:
-        """A product was pinned on the platform: its segment is on air."""
-        target = self._pins.get(product_id)
-        if target is None or target == self.index or self.ended_at is not None:
+        """A product was pinned on the platform: the next segment that sells it is on air.
+
+        "Next" is the first segment after the current one with that product, so a
+        product that returns in a 返场 (encore) is matched to the encore only once
+        its first run is over.
+        """
+        if self.ended_at is not None:
+            return
+        current = self.index
+        if current is not None and self._product_id(current) == product_id:
+            return
+        after = -1 if current is None else current
+        target = next(
+            (j for j in self._pins.get(product_id, ()) if j > after and not self.runs[j].skipped), None
+        )
+        if target is None:
             return
         if self.start_time is None:
             self.start_time = now
         self._enter(target, now, "pin")
+
+    def on_unpin(self, product_id: str, now: float) -> None:
+        """The product on air was unpinned: a ``pin`` segment selling it is over."""
+        i = self.index
+        if i is None or self._product_id(i) != product_id or self.script.segments[i].advance != "pin":
+            return
+        self.next(now, "unpin")
+
+    def _product_id(self, i: int) -> str | None:
+        product = self.script.segments[i].product
+        return product.id if product is not None else None
 
     def on_control(self, state: str, now: float) -> None:
         if state == "live" and self.start_time is None:
@@ -684,8 +709,11 @@ def attach(engine: Engine, script: ShowScript) -> ShowTracker:
     def on_event(event: Event) -> None:
         if type(event) is Control:
             tracker.on_control(event.state, engine.clock.now())
-        elif type(event) is Product and event.product.event == "pin":
-            tracker.on_pin(event.product.id, engine.clock.now())
+        elif type(event) is Product:
+            if event.product.event == "pin":
+                tracker.on_pin(event.product.id, engine.clock.now())
+            elif event.product.event == "unpin":
+                tracker.on_unpin(event.product.id, engine.clock.now())
 
     engine.on_event(on_event)
     if script.planned_start is not None:
