@@ -20,7 +20,6 @@ from typing import IO, Any
 import msgspec
 
 from console.adapters.recording import ReadReport, iter_frames
-from console.adapters.wsfeed import WebSocketSource
 from console.config import Config
 from console.core.bus import Subscription
 from console.core.clock import ManualClock, WallClock
@@ -30,6 +29,7 @@ from console.core.notes import Note, encode_note
 from console.core.show import ShowScript
 from console.runtime import Runtime
 from console.session import Session, build_session
+from console.sources import websocket_source
 
 
 class Progress:
@@ -145,13 +145,7 @@ def run_frames(engine: Engine, lines: Iterable[bytes], notes: NoteSink, progress
 async def run_websocket(
     engine: Engine, url: str, cfg: Config, notes: NoteSink, progress: Progress, idle_exit: float | None
 ) -> None:
-    source = WebSocketSource(
-        url,
-        max_backoff=cfg.feed.max_backoff,
-        min_healthy=cfg.feed.min_healthy,
-        stall_after=cfg.feed.stall_after,
-        dead_after=cfg.feed.dead_after,
-    )
+    source = websocket_source(url, cfg)
     runtime = Runtime(engine, source)
     task = asyncio.create_task(runtime.run())
     last_count, last_change = -1, time.monotonic()

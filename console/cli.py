@@ -86,11 +86,10 @@ def _console(cfg: Config, feed: str, *, speed: float, served: bool, title: str) 
     except SourceError as exc:
         raise UsageError(str(exc)) from None
     engine = build_engine(cfg, opened.clock)
-    mode = opened.mode if opened.mode == "live" else f"replay ×{speed:g}"
     app = ConsoleApp(
         engine,
         source=opened.source,
-        mode=mode,
+        mode=opened.mode,
         tz=cfg.tz,
         title=title,
         feed_history=cfg.ui.feed_history,

@@ -28,10 +28,10 @@ def websocket_source(url: str, cfg: Config) -> WebSocketSource:
             headers["Authorization"] = f"Bearer {token}"
     return WebSocketSource(
         url,
-        max_backoff=cfg.feed.max_backoff,
-        min_healthy=cfg.feed.min_healthy,
+        backoff_cap=cfg.feed.max_backoff,
+        healthy_after=cfg.feed.min_healthy,
         stall_after=cfg.feed.stall_after,
-        dead_after=cfg.feed.dead_after,
+        silence_timeout=cfg.feed.dead_after,
         headers=headers or None,
     )
 
