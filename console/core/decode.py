@@ -66,10 +66,6 @@ def _clean(event: Event) -> Event:
     return event
 
 
-def _needs_clean(event: Event) -> bool:
-    return type(event) is Comment or (event.user is not None and bool(event.user.name))
-
-
 def classify(obj: Any) -> Event | str:
     """Validate one already-parsed JSON value: an event, or the reason it is not one."""
     if not isinstance(obj, dict):
@@ -112,9 +108,7 @@ class FrameDecoder:
             return self._slow(frame)
         if type(value) is list:
             return Decoded([_clean(e) for e in value], _NONE)
-        if _needs_clean(value):
-            _clean(value)
-        return Decoded([value], _NONE)
+        return Decoded([_clean(value)], _NONE)
 
     def _slow(self, frame: str | bytes | bytearray | memoryview) -> Decoded:
         if not isinstance(frame, str):
@@ -126,14 +120,15 @@ class FrameDecoder:
             value = _untyped.decode(frame)
         except (msgspec.DecodeError, UnicodeError):
             return Decoded([], [INVALID_JSON])
-        out = Decoded([], [])
+        events: list[Event] = []
+        rejected: list[str] = []
         for item in value if isinstance(value, list) else (value,):
             result = classify(item)
             if isinstance(result, str):
-                out.rejected.append(result)
+                rejected.append(result)
             else:
-                out.events.append(result)
-        return out
+                events.append(result)
+        return Decoded(events, rejected)
 
 
 _encoder: Final = msgspec.json.Encoder()

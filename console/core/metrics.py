@@ -31,16 +31,24 @@ class RateWindow:
     The ring holds ``slack`` seconds more than the window, so events stamped a
     little ahead of the reading (live feeds whose clock runs ahead of ours) do
     not overwrite seconds that are still inside it.
+
+    Readings come once per second for consecutive boundaries, so the sum is kept
+    incrementally: seconds entering and leaving the window adjust it, and an
+    event for a second already inside the window is added to it directly. A
+    jump of more than a few seconds recounts the ring. O(1) per event and per
+    reading.
     """
 
-    __slots__ = ("_n", "_newest", "_seconds", "_stamps", "_vals")
+    __slots__ = ("_hi", "_lo", "_n", "_seconds", "_stamps", "_sum", "_vals")
 
     def __init__(self, seconds: int = 60, slack: int = 8) -> None:
         self._seconds = seconds
         self._n = n = seconds + slack
         self._stamps = [-1] * n
         self._vals = [0.0] * n
-        self._newest = -1
+        self._sum = 0.0
+        # the window last read: seconds [_lo, _hi)
+        self._lo = self._hi = -1
 
     def add(self, ts: float, value: float = 1.0) -> None:
         s = int(ts)
@@ -49,15 +57,33 @@ class RateWindow:
         if stamp == s:
             self._vals[i] += value
         elif stamp < s:
+            if self._lo <= stamp < self._hi:  # evicted while still counted
+                self._sum -= self._vals[i]
             self._stamps[i] = s
             self._vals[i] = value
-            self._newest = max(self._newest, s)
-        # else: older than the window already holds at this slot: too late, dropped
+        else:
+            return  # older than what the ring holds at this slot: too late, dropped
+        if self._lo <= s < self._hi:
+            self._sum += value
 
     def total(self, boundary: int) -> float:
         """Sum over the seconds ``[boundary - seconds, boundary)``."""
+        hi = self._hi
+        if boundary == hi:
+            return self._sum
+        stamps, vals, n = self._stamps, self._vals, self._n
         lo = boundary - self._seconds
-        return sum(v for s, v in zip(self._stamps, self._vals, strict=True) if lo <= s < boundary)
+        if hi < boundary <= hi + 4 and hi >= 0:
+            for b in range(hi, boundary):  # seconds entering the window
+                if stamps[b % n] == b:
+                    self._sum += vals[b % n]
+            for b in range(self._lo, lo):  # seconds leaving it
+                if stamps[b % n] == b:
+                    self._sum -= vals[b % n]
+        else:
+            self._sum = sum(v for st, v in zip(stamps, vals, strict=True) if lo <= st < boundary)
+        self._lo, self._hi = lo, boundary
+        return self._sum
 
 
 class Sample(msgspec.Struct, gc=False):
