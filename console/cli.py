@@ -128,9 +128,12 @@ def cmd_record(args: argparse.Namespace) -> int:
     setup_logging(cfg.logging)
     if not args.url.startswith(("ws://", "wss://")):
         raise UsageError(f"not a websocket URL: {args.url!r}")
-    result = asyncio.run(record(args.url, args.output, idle_exit=args.idle_exit))
+    from console.sources import websocket_source
+
+    source = websocket_source(args.url, cfg)
+    result = asyncio.run(record(args.url, args.output, idle_exit=args.idle_exit, source=source))
     print(result, file=sys.stderr)
-    return 0
+    return 1 if result.state == "failed" else 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

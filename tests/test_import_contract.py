@@ -29,6 +29,7 @@ ALLOWED_TOP_LEVEL = {
     "random",
     "re",
     "statistics",
+    "string",
     "time",  # only the clock module reads it, see test below
     "typing",
     "unicodedata",
