@@ -145,6 +145,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prompt(args: argparse.Namespace) -> int:
+    from console.ui.prompt_app import run_prompt
+
+    try:
+        return run_prompt(args.url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     path: Path = args.file or args.config or DEFAULT_CONFIG
     cfg = load_config(path)
@@ -208,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--speed", type=_speed, default=1.0)
     p.add_argument("--loop", action="store_true", help="start over at the end")
+
+    p = add("prompt", cmd_prompt, "the host's prompt in this terminal, following a running console")
+    p.add_argument("--url", help="the prompt URL the console printed (default http://127.0.0.1:8780/)")
 
     p = add("check-config", cmd_check_config, "validate a config file")
     p.add_argument("file", nargs="?", type=Path)
