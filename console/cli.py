@@ -154,6 +154,16 @@ def cmd_prompt(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
 
 
+def cmd_classify(args: argparse.Namespace) -> int:
+    import io
+
+    from console.classify import run
+
+    cfg = _config(args)
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+    return run(stdin, sys.stdout, cfg.questions)
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     path: Path = args.file or args.config or DEFAULT_CONFIG
     cfg = load_config(path)
@@ -217,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--speed", type=_speed, default=1.0)
     p.add_argument("--loop", action="store_true", help="start over at the end")
+
+    add(
+        "classify",
+        cmd_classify,
+        "read id<TAB>text lines; write id<TAB>flag<TAB>score<TAB>intent (text alone)",
+    )
 
     p = add("prompt", cmd_prompt, "the host's prompt in this terminal, following a running console")
     p.add_argument("--url", help="the prompt URL the console printed (default http://127.0.0.1:8780/)")

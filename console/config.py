@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import yaml
 
+from console.core.questions import QuestionConfig
+
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
 
@@ -76,6 +78,7 @@ class Config(_Section):
     engine: EngineConfig = msgspec.field(default_factory=EngineConfig)
     ui: UIConfig = msgspec.field(default_factory=UIConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    questions: QuestionConfig = msgspec.field(default_factory=QuestionConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -249,3 +252,11 @@ def _semantic_checks(cfg: Config, file: str, root: yaml.Node | None) -> None:
         raise fail("feed.url", "a feed URL must start with ws:// or wss:// (or be a recording path)")
     if cfg.feed.dead_after <= cfg.feed.stall_after:
         raise fail("feed.dead_after", "must be longer than feed.stall_after")
+    if not 0 < cfg.questions.threshold < 1:
+        raise fail("questions.threshold", "must be between 0 and 1")
+    intents = {"price", "promo", "link_stock", "spec", "usage", "shipping", "after_sales"}
+    for intent in cfg.questions.extra_keywords:
+        if intent not in intents:
+            raise fail(
+                f"questions.extra_keywords.{intent}", f"unknown intent (one of {', '.join(sorted(intents))})"
+            )

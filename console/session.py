@@ -15,6 +15,8 @@ from console.core.clock import Clock
 from console.core.decode import FrameDecoder
 from console.core.engine import Engine
 from console.core.prompt import PromptBoard, PromptView
+from console.core.questions import QuestionTracker
+from console.core.questions import attach as attach_questions
 from console.core.show import ShowScript, ShowTracker
 
 
@@ -23,6 +25,7 @@ class Session:
     """The engine and the capabilities attached to it; views read from here."""
 
     engine: Engine
+    questions: QuestionTracker
     show: ShowTracker | None = None
     prompt: PromptBoard = field(default_factory=PromptBoard)
 
@@ -40,5 +43,6 @@ def build_engine(cfg: Config, clock: Clock) -> Engine:
 
 def build_session(cfg: Config, clock: Clock, *, script: ShowScript | None = None) -> Session:
     engine = build_engine(cfg, clock)
+    questions = attach_questions(engine, cfg.questions)
     tracker = show_mod.attach(engine, script) if script is not None else None
-    return Session(engine=engine, show=tracker)
+    return Session(engine=engine, questions=questions, show=tracker)

@@ -78,7 +78,7 @@ SPAM_BANNED: Final = "banned"
 # --------------------------------------------------------------------------
 
 
-class QuestionConfig(msgspec.Struct, kw_only=True, frozen=True):
+class QuestionConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """Tuning knobs (the lead maps the ``questions:`` section of config.yaml here).
 
     ``extra_keywords`` maps an intent to more terms for it (strong terms: one
