@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from console.core import decode as d
 from console.core.decode import FrameDecoder, encode_event
-from console.core.events import Comment, Gift, Like, Stats, User
+from console.core.events import Comment, Gift, Like, Order, Product, Stats, User
 
 
 def ok(**fields: object) -> dict[str, object]:
@@ -144,3 +144,17 @@ def test_gift_value_and_nested_validation() -> None:
 def test_encode_is_canonical_and_omits_defaults() -> None:
     raw = encode_event(Like(id="a", ts=1.5))
     assert msgspec.json.decode(raw) == {"type": "like", "id": "a", "ts": 1.5}
+
+
+def test_every_untrusted_string_is_sanitised_not_only_comments() -> None:
+    frames = [
+        {"id": "g", "ts": 1, "type": "gift", "user": {"id": "u\x1b[2J"}, "gift": {"name": "玫\x1b]0;x\x07"}},
+        {"id": "p", "ts": 1, "type": "product", "product": {"id": "p\x07", "event": "pin", "title": "衣\u202e"}},
+        {"id": "o", "ts": 1, "type": "order", "order": {"id": "o\x00", "product_id": "p\x1b[31m"}},
+    ]
+    events = FrameDecoder().decode(json.dumps(frames)).events
+    assert len(events) == 3
+    g, p, o = events
+    assert isinstance(g, Gift) and g.gift.name == "玫" and g.user is not None and g.user.id == "u"
+    assert isinstance(p, Product) and (p.product.id, p.product.title) == ("p", "衣")
+    assert isinstance(o, Order) and (o.order.id, o.order.product_id) == ("o", "p")

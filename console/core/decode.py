@@ -15,8 +15,8 @@ from typing import Any, Final, NamedTuple
 
 import msgspec
 
-from console.core.events import EVENT_TYPES, BaseEvent, Comment, Event
-from console.core.text import sanitize
+from console.core.events import EVENT_TYPES, BaseEvent, Comment, Event, Gift, Order, Product
+from console.core.text import is_clean, sanitize
 
 MAX_FRAME_BYTES: Final = 1024 * 1024
 
@@ -57,12 +57,28 @@ _untyped: Final = msgspec.json.Decoder()
 
 
 def _clean(event: Event) -> Event:
-    """Sanitise the untrusted text an event carries (user name, comment text)."""
+    """Sanitise every untrusted string an event carries.
+
+    Comments and user names are cleaned on the hot path; the rarer events
+    (gifts, orders, products) have their few strings cleaned too, so that no
+    view, note or report ever receives a control character from a feed.
+    """
     user = event.user
-    if user is not None and user.name:
-        user.name = sanitize(user.name, 64)
+    if user is not None:
+        if user.name:
+            user.name = sanitize(user.name, 64)
+        if not is_clean(user.id):
+            user.id = sanitize(user.id, 64)
     if type(event) is Comment:
         event.text = sanitize(event.text)
+    elif type(event) is Gift:
+        event.gift.name = sanitize(event.gift.name, 64)
+    elif type(event) is Order:
+        event.order.id = sanitize(event.order.id, 64)
+        event.order.product_id = sanitize(event.order.product_id, 64)
+    elif type(event) is Product:
+        event.product.id = sanitize(event.product.id, 64)
+        event.product.title = sanitize(event.product.title, 120)
     return event
 
 
