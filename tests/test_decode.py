@@ -149,7 +149,7 @@ def test_encode_is_canonical_and_omits_defaults() -> None:
 def test_every_untrusted_string_is_sanitised_not_only_comments() -> None:
     frames = [
         {"id": "g", "ts": 1, "type": "gift", "user": {"id": "u\x1b[2J"}, "gift": {"name": "玫\x1b]0;x\x07"}},
-        {"id": "p", "ts": 1, "type": "product", "product": {"id": "p\x07", "event": "pin", "title": "衣\u202e"}},
+        {"id": "p", "ts": 1, "type": "product", "product": {"id": "p\x07", "event": "pin", "title": "衣\u202e"}},  # noqa: E501
         {"id": "o", "ts": 1, "type": "order", "order": {"id": "o\x00", "product_id": "p\x1b[31m"}},
     ]
     events = FrameDecoder().decode(json.dumps(frames)).events
