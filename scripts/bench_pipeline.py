@@ -156,9 +156,11 @@ async def _source_receive(url: str) -> int:
 
 def bench_ws(repeat: int, count: int) -> None:
     msgs = messages()
-    frames = (msgs * (count // len(msgs) + 1))[:count]
-    # unique ids per frame so dedupe accepts them all
-    frames = [f.replace('"id":"', f'"id":"{i}-', 1) for i, f in enumerate(frames)]
+    frames = []
+    for i, m in enumerate((msgs * (count // len(msgs) + 1))[:count]):
+        obj = json.loads(m)
+        obj["id"] = f"{i}-{obj['id']}"  # unique across repeats, so dedupe accepts every frame
+        frames.append(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
     q: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     proc = mp.Process(target=_serve, args=(q, frames, repeat), daemon=True)
     proc.start()

@@ -37,7 +37,7 @@ from console.core.events import (
     Share,
     Stats,
 )
-from console.core.metrics import Metrics, Sample
+from console.core.metrics import Metrics, RateWindow, Sample
 from console.core.notes import ControlNote, FeedNote, MetricsNote, Note, ProductNote
 
 #: how many whole seconds of samples ``tick`` emits at most after a gap
@@ -91,12 +91,16 @@ class Engine:
         self._timer_order = itertools.count()
         self._sample_hooks: list[Callable[[Sample], None]] = []
         self._event_hooks: list[Callable[[Event], None]] = []
+        windows = self.metrics.windows
+        # The most frequent events only count towards a rate: no handler call for them.
+        self._counted: dict[type, RateWindow] = {
+            Comment: windows["comments"],
+            Enter: windows["enters"],
+            Follow: windows["follows"],
+            Share: windows["shares"],
+        }
         self._handlers: dict[type, Callable[[Event], None]] = {
-            Comment: self._on_comment,
             Like: self._on_like,
-            Enter: self._on_enter,
-            Follow: self._on_follow,
-            Share: self._on_share,
             Gift: self._on_gift,
             Order: self._on_order,
             Stats: self._on_stats,
@@ -163,15 +167,20 @@ class Engine:
         seq = event.seq
         if seq is not None and (stats.last_seq is None or seq > stats.last_seq):
             stats.last_seq = seq
+        cls = type(event)
         stats.accepted += 1
-        stats.events[TYPE_NAMES[type(event)]] += 1
+        stats.events[TYPE_NAMES[cls]] += 1
         clock = self.clock
         clock.observe(ts)
         nb = self._next_boundary
         now = clock.now()
         if nb is None or now >= nb or (self._timers and now >= self._timers[0][0]):
             self.tick()
-        self._handlers[type(event)](event)
+        window = self._counted.get(cls)
+        if window is not None:
+            window.add(ts)
+        else:
+            self._handlers[cls](event)
         self.bus.publish(event)
         for hook in self._event_hooks:
             hook(event)
@@ -235,21 +244,9 @@ class Engine:
 
     # -- handlers --
 
-    def _on_comment(self, event: Event) -> None:
-        self.metrics.windows["comments"].add(event.ts)
-
     def _on_like(self, event: Event) -> None:
         assert isinstance(event, Like)
         self.metrics.windows["likes"].add(event.ts, event.count)
-
-    def _on_enter(self, event: Event) -> None:
-        self.metrics.windows["enters"].add(event.ts)
-
-    def _on_follow(self, event: Event) -> None:
-        self.metrics.windows["follows"].add(event.ts)
-
-    def _on_share(self, event: Event) -> None:
-        self.metrics.windows["shares"].add(event.ts)
 
     def _on_gift(self, event: Event) -> None:
         assert isinstance(event, Gift)
