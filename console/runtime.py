@@ -55,9 +55,29 @@ class Runtime:
         self.error: BaseException | None = None
 
     async def _ticker(self) -> None:
-        while True:
-            self.engine.tick()
-            await asyncio.sleep(self.tick_interval)
+        """Tick at least every ``tick_interval``, and exactly when a timer falls due.
+
+        Waking at the due time (scaled by the clock's speed in replay) rather
+        than on the next regular tick keeps cue-to-fire latency at the event
+        loop's own latency instead of up to a whole tick interval.
+        """
+        engine = self.engine
+        clock = engine.clock
+        woken = asyncio.Event()
+        engine.wake = woken.set
+        try:
+            while True:
+                engine.tick()
+                delay = self.tick_interval
+                due = engine.next_due()
+                speed = getattr(clock, "speed", 1.0)
+                if due is not None and speed > 0:
+                    delay = min(delay, max(0.0, (due - clock.now()) / speed))
+                woken.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), delay)
+        finally:
+            engine.wake = None
 
     async def run(self) -> None:
         ticker = asyncio.create_task(self._ticker(), name="engine-ticker")

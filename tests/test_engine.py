@@ -159,3 +159,12 @@ def test_a_timer_that_schedules_another_inside_the_window_runs_it_too() -> None:
     e.call_at(T0 + 0.5, first)
     e.feed_frame(frame(ev("enter", 2, T0 + 0.9)))
     assert seen == [T0 + 0.5, T0 + 0.75]
+
+
+def test_next_due_is_the_earlier_of_the_next_sample_and_the_next_timer() -> None:
+    e = engine()
+    assert e.next_due() is None
+    e.feed_frame(frame(ev("enter", 1, T0 + 0.2)))
+    assert e.next_due() == T0 + 1
+    e.call_at(T0 + 0.5, lambda t: None)
+    assert e.next_due() == T0 + 0.5

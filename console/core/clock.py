@@ -35,6 +35,7 @@ class WallClock:
     """Live mode: wall time. Event timestamps do not move it."""
 
     mode = "live"
+    speed = 1.0
 
     def now(self) -> float:
         return time.time()
@@ -47,6 +48,8 @@ class ManualClock:
     """Headless and tests: advances only when told to (never backwards)."""
 
     mode = "headless"
+    #: a manual clock does not run by itself: nothing to wait for
+    speed = 0.0
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = start

@@ -89,6 +89,9 @@ class Engine:
         # (due, order, callback): timers run in time order, ties in scheduling order
         self._timers: list[tuple[float, int, Callable[[float], None]]] = []
         self._timer_order = itertools.count()
+        #: called when a timer is set that falls due before anything else (an async
+        #: runtime uses it to wake its ticker early); None when nobody waits
+        self.wake: Callable[[], None] | None = None
         self._sample_hooks: list[Callable[[Sample], None]] = []
         self._event_hooks: list[Callable[[Event], None]] = []
         windows = self.metrics.windows
@@ -130,6 +133,8 @@ class Engine:
         Callbacks that no longer apply should check their own state and return.
         """
         heapq.heappush(self._timers, (due, next(self._timer_order), callback))
+        if self.wake is not None and self._timers[0][0] == due:
+            self.wake()
 
     # -- input --
 
@@ -198,6 +203,15 @@ class Engine:
         self.emit(FeedNote(t=round(self.clock.now(), 3), state=state, detail=detail))
 
     # -- time --
+
+    def next_due(self) -> float | None:
+        """Clock time of the next sample boundary or timer (None before the first event)."""
+        nb = self._next_boundary
+        if nb is None:
+            return self._timers[0][0] if self._timers else None
+        if self._timers and self._timers[0][0] < nb:
+            return self._timers[0][0]
+        return float(nb)
 
     def tick(self) -> None:
         """Run, in time order, every sample boundary and timer up to the clock's now."""
