@@ -147,10 +147,13 @@ def test_encode_is_canonical_and_omits_defaults() -> None:
 
 
 def test_every_untrusted_string_is_sanitised_not_only_comments() -> None:
+    gift = {"name": "玫\x1b]0;x\x07"}
+    product = {"id": "p\x07", "event": "pin", "title": "衣\u202e"}
+    order = {"id": "o\x00", "product_id": "p\x1b[31m"}
     frames = [
-        {"id": "g", "ts": 1, "type": "gift", "user": {"id": "u\x1b[2J"}, "gift": {"name": "玫\x1b]0;x\x07"}},
-        {"id": "p", "ts": 1, "type": "product", "product": {"id": "p\x07", "event": "pin", "title": "衣\u202e"}},  # noqa: E501
-        {"id": "o", "ts": 1, "type": "order", "order": {"id": "o\x00", "product_id": "p\x1b[31m"}},
+        {"id": "g", "ts": 1, "type": "gift", "user": {"id": "u\x1b[2J"}, "gift": gift},
+        {"id": "p", "ts": 1, "type": "product", "product": product},
+        {"id": "o", "ts": 1, "type": "order", "order": order},
     ]
     events = FrameDecoder().decode(json.dumps(frames)).events
     assert len(events) == 3
