@@ -706,14 +706,16 @@ def attach(engine: Engine, script: ShowScript) -> ShowTracker:
     """Follow ``script`` on ``engine``: its clock, its timers, its feed (pins, control)."""
     tracker = ShowTracker(script, emit=engine.emit, schedule=engine.call_at)
 
+    # Transitions the feed causes happen at the event's own time: a replay at any
+    # speed, or a headless run, then stamps them exactly as the live show did.
     def on_event(event: Event) -> None:
         if type(event) is Control:
-            tracker.on_control(event.state, engine.clock.now())
+            tracker.on_control(event.state, event.ts)
         elif type(event) is Product:
             if event.product.event == "pin":
-                tracker.on_pin(event.product.id, engine.clock.now())
+                tracker.on_pin(event.product.id, event.ts)
             elif event.product.event == "unpin":
-                tracker.on_unpin(event.product.id, engine.clock.now())
+                tracker.on_unpin(event.product.id, event.ts)
 
     engine.on_event(on_event)
     if script.planned_start is not None:
