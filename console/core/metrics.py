@@ -82,6 +82,8 @@ class RateWindow:
                     self._sum -= vals[b % n]
         else:
             self._sum = sum(v for st, v in zip(stamps, vals, strict=True) if lo <= st < boundary)
+        if -1e-9 < self._sum < 1e-9:  # float residue of adding and removing money values
+            self._sum = 0.0
         self._lo, self._hi = lo, boundary
         return self._sum
 

@@ -622,27 +622,11 @@ class ShowTracker:
                 self._skip_cues(j, now)
         self.index = target
         run = self.runs[target]
-        seg = self.script.segments[target]
         run.actual_start = now
         run.actual_end = None
         run.skipped = False
         run.by = by
-        t0 = self.start_time if self.start_time is not None else now
-        self.emit(
-            SegmentNote(
-                t=round(now, 3),
-                state="started",
-                index=target,
-                title=seg.title,
-                segment_kind=seg.kind,
-                planned_start=seg.start,
-                planned_end=seg.end,
-                actual_start=round(now - t0, 3),
-                actual_end=None,
-                over_under=None,
-                by=by,
-            )
-        )
+        self._emit_segment("started", target, now, by)
         for c in self.cues:  # cues re-arm when a segment is re-run
             if c.segment == target and c.state == "skipped":
                 c.state = "pending"
@@ -650,27 +634,33 @@ class ShowTracker:
         self._due_cues(now)
 
     def _leave(self, i: int, now: float, by: str) -> None:
-        run = self.runs[i]
-        seg = self.script.segments[i]
-        run.actual_end = now
-        assert run.actual_start is not None
-        t0 = self.start_time if self.start_time is not None else now
+        self.runs[i].actual_end = now
         for c in self.cues:
             if c.segment == i and c.state == "pending":
                 c.state = "missed"
                 self._emit_cue(c, now)
+        self._emit_segment("ended", i, now, by)
+
+    def _emit_segment(self, state: str, i: int, now: float, by: str) -> None:
+        """A segment note from the run as recorded (offsets from the show start)."""
+        run = self.runs[i]
+        seg = self.script.segments[i]
+        assert run.actual_start is not None
+        t0 = self.start_time if self.start_time is not None else now
+        ended = run.actual_end
+        over = None if ended is None else (ended - run.actual_start) - (seg.duration + run.hold)
         self.emit(
             SegmentNote(
                 t=round(now, 3),
-                state="ended",
+                state=state,
                 index=i,
                 title=seg.title,
                 segment_kind=seg.kind,
                 planned_start=seg.start,
                 planned_end=seg.end,
                 actual_start=round(run.actual_start - t0, 3),
-                actual_end=round(now - t0, 3),
-                over_under=round((now - run.actual_start) - (seg.duration + run.hold), 3),
+                actual_end=None if ended is None else round(ended - t0, 3),
+                over_under=None if over is None else round(over, 3),
                 by=by,
             )
         )
