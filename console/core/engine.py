@@ -18,6 +18,8 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import msgspec
+
 from console.core.bus import Bus
 from console.core.clock import Clock
 from console.core.decode import FrameDecoder
@@ -240,21 +242,9 @@ class Engine:
             hook(sample)
         self.bus.publish(sample)
         if boundary % self.note_interval == 0:
-            self.emit(
-                MetricsNote(
-                    t=float(boundary),
-                    online=sample.online,
-                    total_viewers=sample.total_viewers,
-                    enters=sample.enters,
-                    comments=sample.comments,
-                    likes=sample.likes,
-                    follows=sample.follows,
-                    shares=sample.shares,
-                    gift_value=sample.gift_value,
-                    orders=sample.orders,
-                    gmv=sample.gmv,
-                )
-            )
+            readings = msgspec.structs.asdict(sample)
+            del readings["t"]
+            self.emit(MetricsNote(t=float(boundary), **readings))
 
     # -- handlers --
 
