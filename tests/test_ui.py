@@ -13,11 +13,12 @@ from rich.cells import cell_len
 from textual.pilot import Pilot
 from textual.widgets import HelpPanel
 
+from console.config import Config
 from console.core.clock import ManualClock, ReplayClock
 from console.core.decode import encode_event
-from console.core.engine import Engine
 from console.core.events import BaseEvent, Comment, Enter, Gift, GiftInfo, Stats, User
 from console.runtime import FrameSink
+from console.session import build_session
 from console.ui.app import ConsoleApp, LagProbe
 from console.ui.feed import NAME_CHARS, FeedView
 from console.ui.metrics import MetricHead
@@ -68,7 +69,9 @@ class FeedSource:
 
 
 def make_app(source: FeedSource | None, *, mode: str = "headless", **kwargs: Any) -> ConsoleApp:
-    return ConsoleApp(Engine(ManualClock()), source=source, mode=mode, **kwargs)
+    """A console on a real session (question tracker attached), no show; prompt page on any free port."""
+    kwargs.setdefault("prompt_port", 0)
+    return ConsoleApp(build_session(Config(), ManualClock()), source=source, mode=mode, **kwargs)
 
 
 async def until(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
@@ -331,6 +334,6 @@ async def test_lag_probe_records_how_late_the_loop_wakes() -> None:
 
 
 def test_mode_label_shows_the_replay_speed() -> None:
-    app = ConsoleApp(Engine(ReplayClock(speed=4)), mode="replay")
+    app = ConsoleApp(build_session(Config(), ReplayClock(speed=4)), mode="replay")
     assert app.status_bar.mode_label == "REPLAY ×4"
     assert make_app(None, mode="live").status_bar.mode_label == "LIVE"

@@ -1,4 +1,8 @@
-"""Snapshot of the console in a fixed state: fixed events, a manual clock, a fixed terminal size.
+"""Snapshots of the console in a fixed state: fixed events, a manual clock, a fixed terminal size.
+
+``test_console_snapshot``: no show script, 120×34 (side: metrics). ``test_show_snapshot``: a show
+script 16 minutes in, the coat segment on air and over time, a message and a pinned question on the
+host's prompt, 160×45 (side: show and metrics together).
 
 Regenerate with ``pytest tests/test_ui_snapshot.py --snapshot-update`` and look at the SVG
 under ``tests/__snapshots__/`` before committing it.
@@ -12,12 +16,13 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from console.config import Config
 from console.core.clock import ManualClock
 from console.core.decode import encode_event
-from console.core.engine import Engine
 from console.core.events import (
     BaseEvent,
     Comment,
+    Control,
     Enter,
     Follow,
     Gift,
@@ -25,10 +30,13 @@ from console.core.events import (
     Like,
     Order,
     OrderInfo,
+    Product,
+    ProductInfo,
     Stats,
     User,
 )
 from console.runtime import FrameSink
+from console.session import build_session
 from console.ui.app import ConsoleApp
 
 T0 = 1_750_000_000  # 23:06:40 in Asia/Shanghai
@@ -87,7 +95,8 @@ def build_app() -> ConsoleApp:
     frames = [encode_event(e).decode() for e in show()]
     frames.insert(100, "{not json")
     frames.insert(200, frames[150])  # a duplicate
-    return ConsoleApp(Engine(ManualClock()), source=RecordingSource(frames), mode="headless")
+    session = build_session(Config(), ManualClock())
+    return ConsoleApp(session, source=RecordingSource(frames), mode="headless", prompt_server=False)
 
 
 async def settle(pilot: Pilot[Any]) -> None:
@@ -106,3 +115,49 @@ async def settle(pilot: Pilot[Any]) -> None:
 
 def test_console_snapshot(snap_compare: Any) -> None:
     assert snap_compare(build_app(), terminal_size=(120, 34), run_before=settle)
+
+
+# -- a show --
+
+SHOW_QUESTIONS = ["几号链接", "大衣多少钱", "160斤穿什么码", "什么时候发货", "主播好", "来了来了", "好看"]
+SHOW_SECONDS = 16 * 60 + 40  # 开场 0:00–5:30 (+0:30), then 讲大衣 from 5:30: 1:10 over by the end
+
+
+def show_events() -> list[BaseEvent]:
+    events: list[BaseEvent] = [Control(id="live", ts=T0, state="live")]
+    pin = ProductInfo(id="p-coat", event="pin", title="羊毛大衣", price=599, stock=200)
+    events.append(Product(id="pin1", ts=T0 + 330, product=pin))
+    for s in range(SHOW_SECONDS):
+        t = T0 + s
+        events.append(Stats(id=f"s{s}", ts=t + 0.5, online=int(3000 + 12 * s)))
+        if s % 2 == 0:
+            text = SHOW_QUESTIONS[(s // 2) % len(SHOW_QUESTIONS)]
+            user = User(id=f"u{s}", name=f"观众{s % 97}", fan_level=(s * 7) % 26)
+            events.append(Comment(id=f"c{s}", ts=t + 0.3, user=user, text=text))
+        if s % 30 == 15 and s > 330:
+            order = OrderInfo(id=f"o{s}", product_id="p-coat", amount=599.0, status="paid")
+            events.append(Order(id=f"o{s}", ts=t + 0.6, user=User(id=f"b{s}", name=f"买家{s}"), order=order))
+    return sorted(events, key=lambda e: e.ts)
+
+
+def build_show_app() -> ConsoleApp:
+    from tests.test_ui_show import script
+
+    session = build_session(Config(), ManualClock(), script=script())
+    frames = [encode_event(e).decode() for e in show_events()]
+    return ConsoleApp(session, source=RecordingSource(frames), mode="headless", prompt_server=False)
+
+
+async def settle_show(pilot: Pilot[Any]) -> None:
+    await settle(pilot)
+    app = pilot.app
+    assert isinstance(app, ConsoleApp)
+    app._push_message("3号链接库存只剩20，催单")
+    await pilot.press("t")  # the top question to the host
+    await pilot.pause(0.6)  # a desk poll
+    app.clear_notifications()
+    await pilot.pause()
+
+
+def test_show_snapshot(snap_compare: Any) -> None:
+    assert snap_compare(build_show_app(), terminal_size=(160, 45), run_before=settle_show)

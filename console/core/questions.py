@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -992,6 +992,22 @@ class QuestionNote(Note, kw_only=True):
     askers: list[str]
 
 
+class ClosedQuestion(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """A card the 场控 took out of the queue, as the post-show report lists it."""
+
+    key: str
+    state: Literal["answered", "dismissed"]
+    #: when the 场控 decided (the engine's clock)
+    t: float
+    intent: str
+    text: str
+    count: int
+    users: int
+    score: float
+    first_ts: float
+    last_ts: float
+
+
 class Hit(msgspec.Struct, frozen=True, gc=False):
     """What :meth:`QuestionTracker.observe` found for a flagged comment."""
 
@@ -1000,6 +1016,10 @@ class Hit(msgspec.Struct, frozen=True, gc=False):
 
 
 _MAX_CARD_USERS: Final = 2_000  # distinct askers remembered per card (the count goes on)
+#: seconds after "answered" during which asking the same question again joins nothing
+ANSWER_QUIET: Final = 60.0
+#: triage decisions kept for the report (the counters go on)
+MAX_CLOSED: Final = 1_000
 
 
 class QuestionTracker:
@@ -1012,6 +1032,11 @@ class QuestionTracker:
     joins the live card with the same :attr:`Analysis.key` or opens one;
     :meth:`queue` lists the cards by priority. Cards expire ``window`` seconds
     after their last ask; at most ``max_cards`` live (the stalest goes first).
+
+    Triage: the 场控 takes a card out with :meth:`answer` or :meth:`dismiss`;
+    both are counted (:attr:`answered`, :attr:`dismissed`, :attr:`closed`) for
+    the post-show report. :attr:`version` changes whenever :meth:`queue` would
+    (a view polls it to skip redrawing an unchanged queue).
     """
 
     def __init__(self, config: QuestionConfig | None = None, scorer: QuestionScorer | None = None) -> None:
@@ -1031,6 +1056,17 @@ class QuestionTracker:
         self.seen = 0
         self.flagged = 0
         self.expired = 0
+        #: bumped on every change to the cards (new ask, expiry, triage)
+        self.version = 0
+        #: cards the 场控 marked answered / dismissed, since the start
+        self.answered = 0
+        self.dismissed = 0
+        #: flagged asks absorbed because their question was just answered or dismissed
+        self.absorbed = 0
+        #: the latest triage decisions, oldest first
+        self.closed: deque[ClosedQuestion] = deque(maxlen=MAX_CLOSED)
+        # card key -> time until which asking it again is absorbed
+        self._quiet: OrderedDict[str, float] = OrderedDict()
 
     # -- context --
 
@@ -1068,6 +1104,14 @@ class QuestionTracker:
             return None
         self.flagged += 1
         key = analysis.key
+        if self._quiet:
+            until = self._quiet.get(key)
+            if until is not None:
+                if ts < until:
+                    self.absorbed += 1
+                    return None
+                del self._quiet[key]
+        self.version += 1
         card = self.cards.get(key)
         if card is None:
             card = QuestionCard(
@@ -1139,10 +1183,65 @@ class QuestionTracker:
             cards.popitem(last=False)
             self._card_users.pop(key, None)
             self.expired += 1
+            self.version += 1
 
     def queue(self) -> list[QuestionCard]:
         """Live cards, highest priority first (ties: most recent first)."""
         return sorted(self.cards.values(), key=lambda c: (-c.score, -c.last_ts))
+
+    # -- triage (the 场控's decisions) --
+
+    def answer(self, key: str, now: float, *, quiet: float = ANSWER_QUIET) -> ClosedQuestion | None:
+        """The host answered card ``key``: it leaves the queue. None when no such card.
+
+        Viewers keep typing the question for a while after the answer (chat
+        lags, and many typed before they heard it), so asks of the same
+        question within ``quiet`` seconds are absorbed (:attr:`absorbed`)
+        instead of reopening the card at once; after that a new ask opens a
+        new card, since new viewers arrive and ask again.
+        """
+        return self._close(key, now, "answered", quiet)
+
+    def dismiss(self, key: str, now: float, *, quiet: float | None = None) -> ClosedQuestion | None:
+        """Card ``key`` is not worth answering: it leaves the queue. None when no such card.
+
+        Asking it again stays out of the queue for ``quiet`` seconds (default:
+        the card ``window``), so a flood of one unwanted question does not
+        come straight back.
+        """
+        return self._close(key, now, "dismissed", self.config.window if quiet is None else quiet)
+
+    def _close(
+        self, key: str, now: float, state: Literal["answered", "dismissed"], quiet: float
+    ) -> ClosedQuestion | None:
+        card = self.cards.pop(key, None)
+        if card is None:
+            return None
+        self._card_users.pop(key, None)
+        if state == "answered":
+            self.answered += 1
+        else:
+            self.dismissed += 1
+        closed = ClosedQuestion(
+            key=key,
+            state=state,
+            t=now,
+            intent=card.intent,
+            text=card.text,
+            count=card.count,
+            users=card.users,
+            score=card.score,
+            first_ts=card.first_ts,
+            last_ts=card.last_ts,
+        )
+        self.closed.append(closed)
+        if quiet > 0:
+            self._quiet[key] = now + quiet
+            self._quiet.move_to_end(key)
+            while len(self._quiet) > self.config.max_cards:
+                self._quiet.popitem(last=False)
+        self.version += 1
+        return closed
 
     # -- engine --
 

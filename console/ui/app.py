@@ -1,48 +1,84 @@
-"""The terminal console: a thin Textual view over the pure engine.
+"""The terminal console: a thin Textual view over a :class:`~console.session.Session`.
 
 The engine and the source run in the app's event loop (the source as a worker
 through :class:`~console.runtime.Runtime`); ingestion is synchronous and never
 waits for the view. The view pulls on timers instead of reacting per event:
 
 * the feed drains its bus subscription at ``refresh_hz`` (10–20 Hz) and adds
-  the whole batch at once;
+  the whole batch at once; flagged questions (``QuestionNote``) are drained
+  with it and mark their comment in the feed;
 * the metrics pane and status bar poll the engine's counters 4 times a second
-  and redraw only when what they show changed.
+  and redraw only when what they show changed;
+* the 场控's desk — show bar, run-of-show timeline, host prompt pane, question
+  queue — polls the show tracker, the prompt board and the question tracker 4
+  times a second (half a period after the panels, so their repaints land in
+  different frames) and each redraws only when what it shows changed.
 
 So the UI's work per second is bounded by its refresh rates, not by the event
 rate, which is what keeps the event loop responsive in a flood.
 :class:`LagProbe` measures exactly that.
+
+The app also owns the host's second screen, a
+:class:`~console.adapters.prompt_server.PromptServer` serving
+``Session.prompt_view()``: started on mount (a busy port is a warning, not a
+failure), told to push after every change the 场控 makes to the prompt board
+and whenever the show publishes a segment or cue note, and closed on unmount.
+
+Operator keys (show control, messages to the host, question triage) act on
+the pure trackers directly, at the engine clock's ``now``; each one is logged
+and emitted on the bus as an :class:`~console.ui.operator.OperatorNote`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import math
 import time
 from collections import deque
 from datetime import tzinfo
 from functools import partial
 from pathlib import Path
-from typing import ClassVar, Final
+from typing import ClassVar, Final, Literal
 from zoneinfo import ZoneInfo
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import HelpPanel
 
+from console.adapters.prompt_server import DEFAULT_PORT, PromptServer
 from console.core.bus import Subscription
-from console.core.engine import Engine
+from console.core.prompt import PromptView
+from console.core.questions import QuestionNote
+from console.core.show import CueNote, SegmentNote, ShowTracker
+from console.core.text import sanitize
 from console.runtime import Runtime, Source
+from console.session import Session
 from console.ui.feed import FEED_EVENT_TYPES, FeedView
 from console.ui.metrics import MetricsPane
+from console.ui.modals import AskModal
+from console.ui.operator import OperatorNote
+from console.ui.questions import QuestionQueue, ReplyFacts, card_detail, quick_reply
+from console.ui.show import PromptPane, ShowBar, TimelinePane
 from console.ui.status import StatusBar
+
+log = logging.getLogger("changkong.operator")
 
 ROOM_TZ: Final = ZoneInfo("Asia/Shanghai")
 MODES: Final = ("live", "replay", "headless")
 #: how often the metrics pane and the status bar poll the engine
 PANEL_HZ: Final = 4.0
+#: how often the show bar, timeline, prompt pane and question queue poll their trackers
+DESK_HZ: Final = 4.0
+#: flagged-question notes buffered between two feed pulls (more are counted as drops)
+QUESTION_NOTES: Final = 2048
+#: seconds a due cue's toast stays up
+CUE_TOAST: Final = 8.0
+#: seconds the prompt page's URL stays up at start
+URL_TOAST: Final = 12.0
+SIDE_VIEWS: Final = ("show", "metrics")
 
 
 class LagProbe:
@@ -93,10 +129,20 @@ class LagProbe:
 
 
 class ConsoleApp(App[None]):
-    """场控台: feed on the left, metrics on the right, status at the bottom."""
+    """场控台: feed and question queue on the left, show + prompt and metrics on the right.
+
+    At 150 columns or more the right side holds both the show (timeline and
+    host prompt) and the metrics; narrower, ``1``/``2`` switch between them.
+    The one-line show bar at the top (segment, time left, drift, next cue) and
+    the question queue stay in view whatever the side shows.
+    """
 
     # Absolute: a relative CSS_PATH resolves against the module of whichever subclass runs.
     CSS_PATH = Path(__file__).with_name("app.tcss")
+
+    # Not ClassVar-annotated: Textual declares these as (class-level) attributes without it.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (150, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]  # noqa: RUF012
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
@@ -109,11 +155,27 @@ class ConsoleApp(App[None]):
         Binding("p", "toggle_pause", "Pause/resume tail"),
         Binding("end,G", "tail", "Jump to end"),
         Binding("b", "toggle_details", "Bad-frame reasons"),
+        Binding("1", "side('metrics')", "Side: metrics"),
+        Binding("2", "side('show')", "Side: show + prompt"),
+        Binding("3", "focus_questions", "Questions ⇄ feed focus"),
+        Binding("s", "show_start", "Show: start"),
+        Binding("n", "show_next", "Show: next segment"),
+        Binding("N", "show_previous", "Show: previous segment"),
+        Binding("j", "show_jump", "Show: jump to segment…"),
+        Binding("h", "show_hold", "Show: hold +1 min"),
+        Binding("k", "show_skip", "Show: skip next segment"),
+        Binding("K", "show_unskip", "Show: un-skip"),
+        Binding("m", "push_message", "Host: message…"),
+        Binding("x", "clear_messages", "Host: clear messages"),
+        Binding("t", "pin_question", "Question → host"),
+        Binding("a", "answer_question", "Question answered"),
+        Binding("d", "dismiss_question", "Question dismissed"),
+        Binding("y", "copy_reply", "Copy quick reply"),
     ]
 
     def __init__(
         self,
-        engine: Engine,
+        session: Session,
         *,
         source: Source | None = None,
         mode: str = "live",
@@ -121,51 +183,133 @@ class ConsoleApp(App[None]):
         title: str = "changkong",
         feed_history: int = 5000,
         refresh_hz: float = 15.0,
+        prompt_host: str = "127.0.0.1",
+        prompt_port: int = DEFAULT_PORT,
+        prompt_token: str | None = None,
+        prompt_server: bool = True,
     ) -> None:
+        """``prompt_port`` 0 binds any free port; ``prompt_server=False`` serves no prompt page."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         if refresh_hz <= 0:
             raise ValueError("refresh_hz must be positive")
         super().__init__()
-        self.engine = engine
+        self.session = session
+        self.engine = session.engine
         self.source = source
         self.mode = mode
         self.title = title
         self.refresh_hz = refresh_hz
         #: the running source, once mounted (None without a source)
         self.runtime: Runtime | None = None
+        #: the host's second screen; None when disabled, or once it failed to start
+        self.prompt_server: PromptServer | None = (
+            PromptServer(session.prompt_view, host=prompt_host, port=prompt_port, token=prompt_token)
+            if prompt_server
+            else None
+        )
+        #: why the prompt server is not serving (a busy port...), "" when it is or was not wanted
+        self.prompt_error = ""
+        self._subs: list[Subscription] = []
         self._feed_sub: Subscription | None = None
+        self._question_sub: Subscription | None = None
+        self._show_sub: Subscription | None = None
         self._feed_dropped = 0
         self._gc_frozen = False
+        self._prompt_seen: tuple[object, ...] | None = None
+        #: prompt-board message id of each question card pushed to the host
+        self._pinned: dict[str, int] = {}
+        self.side = "show" if session.show is not None else "metrics"
+        self.show_bar = ShowBar(session.show, id="showbar")
         self.feed = FeedView(tz=tz, history=feed_history, id="feed")
+        self.queue = QuestionQueue(session.questions, id="questions")
+        self.timeline = TimelinePane(session.show, id="timeline")
+        self.prompt_pane = PromptPane(id="prompt")
         self.metrics_pane = MetricsPane(id="metrics")
-        self.status_bar = StatusBar(engine, mode=mode, tz=tz, title=title, id="status")
+        self.status_bar = StatusBar(self.engine, mode=mode, tz=tz, title=title, id="status")
+
+    @property
+    def show(self) -> ShowTracker | None:
+        return self.session.show
 
     def compose(self) -> ComposeResult:
+        yield self.show_bar
         with Horizontal(id="main"):
-            yield self.feed
-            yield self.metrics_pane
+            with Vertical(id="left"):
+                yield self.feed
+                yield self.queue
+            side_classes = f"-view-{self.side}" + (" -has-show" if self.show is not None else "")
+            with Horizontal(id="side", classes=side_classes):
+                with Vertical(id="side-show"):
+                    yield self.timeline
+                    yield self.prompt_pane
+                yield self.metrics_pane
         yield self.status_bar
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
+        bus = self.engine.bus
         # Two batches of slack: a late tick still gets everything into history.
-        self._feed_sub = self.engine.bus.subscribe(
-            "ui-feed", maxlen=2 * self.feed.max_batch, accepts=FEED_EVENT_TYPES
+        self._feed_sub = bus.subscribe("ui-feed", maxlen=2 * self.feed.max_batch, accepts=FEED_EVENT_TYPES)
+        self._question_sub = bus.subscribe("ui-questions", maxlen=QUESTION_NOTES, accepts=(QuestionNote,))
+        # Show notes are rare (a few per segment): the wake pushes the host's screens at once.
+        self._show_sub = bus.subscribe(
+            "ui-show", maxlen=256, accepts=(SegmentNote, CueNote), wake=self._show_note_published
         )
-        # Two timers, not one: Textual repaints the bounding box of everything dirty in a
+        self._subs = [self._feed_sub, self._question_sub, self._show_sub]
+        # Separate timers, not one: Textual repaints the bounding box of everything dirty in a
         # frame, so a status-bar update landing with a feed update drags the whole screen in.
         self.set_interval(1 / self.refresh_hz, partial(self._pull_feed, self._feed_sub), name="feed-pull")
         self.set_interval(1 / PANEL_HZ, self._poll_panels, name="panel-poll")
+        self.set_timer(0.5 / DESK_HZ, self._start_desk_poll, name="desk-poll-offset")
         self.feed.focus()
         self._poll_panels()
+        self._poll_desk()
         self.call_after_refresh(self._freeze_startup_heap)
         if self.source is not None:
             self.runtime = Runtime(self.engine, self.source)
             self.run_worker(self.runtime.run(), name="runtime", group="runtime", exit_on_error=False)
+        await self._start_prompt_server()
 
-    def on_unmount(self) -> None:
-        if self._feed_sub is not None:
-            self._feed_sub.close()
+    def _start_desk_poll(self) -> None:
+        self.set_interval(1 / DESK_HZ, self._poll_desk, name="desk-poll")
+
+    async def _start_prompt_server(self) -> None:
+        """Bind the host's screen; a busy port (another console?) is a warning, not a failure."""
+        server = self.prompt_server
+        if server is None:
+            self.prompt_pane.set_url("", "主播屏未开启")
+            return
+        try:
+            await server.start()
+        except OSError as exc:
+            await server.close()
+            self.prompt_server = None
+            reason = sanitize(exc.strerror or str(exc), 80)
+            self.prompt_error = f"{server.host}:{server.port}: {reason}"
+            log.warning("prompt server not started on %s:%s: %s", server.host, server.port, reason)
+            self.status_bar.set_prompt("主播屏 ✗", "bold #d7af00")
+            self.prompt_pane.set_url("", f"主播屏未启动：{self.prompt_error}")
+            self.notify(
+                f"主播屏未启动（{self.prompt_error}），控制台照常运行。", severity="warning", markup=False
+            )
+            return
+        locked = " +token" if server.token else ""
+        self.status_bar.set_prompt(f"主播屏 {server.host_port}{locked}", "bold")
+        self.prompt_pane.set_url(server.url)
+        # The whole URL (with its token) once, big enough to copy onto the tablet; it stays
+        # under the prompt pane afterwards.
+        self.notify(server.url, title="主播屏（在平板/电视上打开）", timeout=URL_TOAST, markup=False)
+        log.info(
+            "host prompt page at http://%s/ (token %s)", server.host_port, "on" if server.token else "off"
+        )
+
+    async def on_unmount(self) -> None:
+        for sub in self._subs:
+            sub.close()
+        self._subs = []
+        server, self.prompt_server = self.prompt_server, None
+        if server is not None:
+            await server.close()
         if self._gc_frozen:
             gc.unfreeze()
 
@@ -187,18 +331,114 @@ class ConsoleApp(App[None]):
         """Make a comment stand out in the feed (see :meth:`FeedView.flag`)."""
         return self.feed.flag(event_id)
 
+    # -- timers --
+
     def _pull_feed(self, sub: Subscription) -> None:
         batch = sub.drain()
         lost = sub.dropped - self._feed_dropped
         self._feed_dropped = sub.dropped
         if batch or lost:
             self.feed.add_batch(batch, lost)
+        # After the batch, so the flagged comments are already in the pane.
+        questions = self._question_sub
+        if questions is not None and len(questions):
+            flag = self.feed.flag
+            for note in questions.drain():
+                flag(note.event_id)
 
     def _poll_panels(self) -> None:
         self.metrics_pane.update_from(self.engine.metrics)
         self.status_bar.update(time.monotonic())
 
-    # -- actions --
+    def _poll_desk(self) -> None:
+        """Show bar, timeline, prompt pane and question queue: each redraws only if it changed."""
+        now = self.engine.clock.now()
+        self._drain_show_notes()
+        self.show_bar.update_from(now)
+        # Hidden panes (the metrics are on the side) are brought up to date when shown again.
+        side_show = self.timeline.parent
+        visible = not isinstance(side_show, Vertical) or side_show.display
+        if visible:
+            self.timeline.update_from(now)
+        view = self.session.prompt_view()
+        if visible:
+            self.prompt_pane.update_from(view)
+        self._prompt_check(view)
+        self.session.questions.expire(now)
+        self.queue.update_from()
+
+    def _drain_show_notes(self) -> None:
+        """Cues that fell due pop up as a toast (plain text): the 场控 may be looking elsewhere."""
+        sub = self._show_sub
+        if sub is None or not len(sub):
+            return
+        for note in sub.drain():
+            if isinstance(note, CueNote) and note.state == "due":
+                what = note.say or note.action or ""
+                if what:
+                    self.notify(sanitize(what, 120), title="提示", timeout=CUE_TOAST, markup=False)
+
+    def _show_note_published(self) -> None:
+        """A segment or cue note was just published (inside the engine): push the host's screens."""
+        server = self.prompt_server
+        if server is not None:
+            server.notify()
+
+    def _prompt_check(self, view: PromptView) -> None:
+        """Safety net: push the host's screens whenever the board or the view's content moved."""
+        key = (self.session.prompt.version, view.content_key())
+        if key != self._prompt_seen:
+            self._prompt_seen = key
+            if self.prompt_server is not None:
+                self.prompt_server.notify()
+
+    def _prompt_changed(self) -> None:
+        """The 场控 changed the board: push at once, and redraw the console's own prompt pane."""
+        if self.prompt_server is not None:
+            self.prompt_server.notify()
+        view = self.session.prompt_view()
+        self._prompt_seen = (self.session.prompt.version, view.content_key())
+        self.prompt_pane.update_from(view)
+
+    def _show_changed(self) -> None:
+        """A show key moved the show: redraw the desk now rather than on the next poll."""
+        self._poll_desk()
+
+    # -- operator bookkeeping --
+
+    def _now(self) -> float:
+        return self.engine.clock.now()
+
+    def _operator(self, action: str, detail: str = "", target: int | None = None) -> None:
+        """Log an operator action and put it on the bus (for the post-show review)."""
+        detail = sanitize(detail, 200)
+        log.info(
+            "operator %s%s%s",
+            action,
+            f" #{target}" if target is not None else "",
+            f" {detail!r}" if detail else "",
+        )
+        self.engine.emit(OperatorNote(t=round(self._now(), 3), action=action, detail=detail, target=target))
+
+    def _say(
+        self, message: str, severity: Literal["information", "warning", "error"] = "information"
+    ) -> None:
+        """A toast; never markup (messages can quote titles and viewer text)."""
+        self.notify(message, severity=severity, markup=False, timeout=4)
+
+    def _need_show(self) -> ShowTracker | None:
+        show = self.show
+        if show is None:
+            self._say("没有节目脚本：用 --show FILE 加载", "warning")
+        return show
+
+    def _segment_title(self, index: int | None) -> str:
+        show = self.show
+        if show is None or index is None:
+            return ""
+        return show.script.segments[index].title
+
+    # -- actions: feed and layout --
 
     def action_toggle_kind(self, kind: str) -> None:
         self.feed.toggle_kind(kind)
@@ -221,3 +461,212 @@ class ConsoleApp(App[None]):
             self.action_hide_help_panel()
         else:
             self.action_show_help_panel()
+
+    def action_side(self, view: str) -> None:
+        """Show the metrics (``1``) or the show and host prompt (``2``) on the right."""
+        if view not in SIDE_VIEWS:
+            raise ValueError(f"unknown side view {view!r}")
+        self.side = view
+        side = self.query_one("#side")
+        for name in SIDE_VIEWS:
+            side.set_class(name == view, f"-view-{name}")
+        self.call_after_refresh(self._poll_desk)
+
+    def action_focus_questions(self) -> None:
+        if self.queue.has_focus:
+            self.feed.focus()
+        else:
+            self.queue.focus()
+
+    # -- actions: the show --
+
+    def action_show_start(self) -> None:
+        show = self._need_show()
+        if show is None:
+            return
+        if not show.start(self._now(), "key"):
+            self._say("节目已经开始了")
+            return
+        self._operator("show_start", self._segment_title(show.index), show.index)
+        self._show_changed()
+
+    def action_show_next(self) -> None:
+        show = self._need_show()
+        if show is None:
+            return
+        if show.ended_at is not None:
+            self._say("节目已结束")
+            return
+        before = show.index
+        show.next(self._now(), "key")
+        if show.index is None:
+            self._operator("show_end", self._segment_title(before), before)
+        else:
+            self._operator("show_next", self._segment_title(show.index), show.index)
+        self._show_changed()
+
+    def action_show_previous(self) -> None:
+        show = self._need_show()
+        if show is None:
+            return
+        if show.index is None or show.index == 0:
+            self._say("没有上一段")
+            return
+        show.previous(self._now())
+        self._operator("show_previous", self._segment_title(show.index), show.index)
+        self._show_changed()
+
+    def action_show_jump(self) -> None:
+        show = self._need_show()
+        if show is None:
+            return
+        n = len(show.script.segments)
+        self.push_screen(
+            AskModal(f"跳到第几段？（1–{n}）", placeholder=f"1–{n}", integer=True, max_length=4),
+            self._jump_to,
+        )
+
+    def _jump_to(self, value: str | None) -> None:
+        show = self.show
+        if show is None or value is None:
+            return
+        n = len(show.script.segments)
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if not 1 <= number <= n:
+            self._say(f"没有第 {value} 段（1–{n}）", "warning")
+            return
+        show.jump(number - 1, self._now(), "key")
+        self._operator("show_jump", self._segment_title(number - 1), number - 1)
+        self._show_changed()
+
+    def action_show_hold(self) -> None:
+        show = self._need_show()
+        if show is None:
+            return
+        if show.index is None:
+            self._say("没有正在进行的段落", "warning")
+            return
+        show.hold(self._now())
+        index = show.index
+        self._operator("show_hold", f"{self._segment_title(index)} +{show.runs[index].hold:g}s", index)
+        self._show_changed()
+
+    def action_show_skip(self) -> None:
+        show = self._need_show()
+        if show is None:
+            return
+        target = show.status(self._now()).next_index
+        if show.index is None or target is None:
+            self._say("没有可跳过的下一段", "warning")
+            return
+        show.skip(target)
+        if not show.runs[target].skipped:  # the tracker does not skip what has been on air
+            self._say(f"第 {target + 1} 段已经播过，不能跳过", "warning")
+            return
+        self._operator("show_skip", self._segment_title(target), target)
+        self._say(f"跳过：第 {target + 1} 段 {self._segment_title(target)}（K 恢复）")
+        self._show_changed()
+
+    def action_show_unskip(self) -> None:
+        """Bring back the nearest skipped segment after the one on air."""
+        show = self._need_show()
+        if show is None:
+            return
+        after = -1 if show.index is None else show.index
+        target = next((i for i in range(after + 1, len(show.runs)) if show.runs[i].skipped), None)
+        if target is None:
+            self._say("没有被跳过的段落")
+            return
+        show.skip(target)
+        self._operator("show_unskip", self._segment_title(target), target)
+        self._show_changed()
+
+    # -- actions: the host's prompt --
+
+    def action_push_message(self) -> None:
+        self.push_screen(
+            AskModal("给主播的消息（显示在主播屏最上面）", placeholder="例如：3号链接库存只剩20"),
+            self._push_message,
+        )
+
+    def _push_message(self, text: str | None) -> None:
+        if not text:
+            return
+        msg_id = self.session.prompt.push(text, self._now())
+        self._operator("prompt_message", text, msg_id)
+        self._prompt_changed()
+
+    def action_clear_messages(self) -> None:
+        board = self.session.prompt
+        if not board.messages:
+            self._say("主播屏上没有消息")
+            return
+        board.clear()
+        self._pinned.clear()
+        self._operator("prompt_clear")
+        self._prompt_changed()
+
+    # -- actions: question triage --
+
+    def action_pin_question(self) -> None:
+        """Push the selected question to the host's prompt (replacing it there if already pushed)."""
+        card = self.queue.selected
+        if card is None:
+            self._say("没有待处理的问题")
+            return
+        board = self.session.prompt
+        old = self._pinned.pop(card.key, None)
+        if old is not None:
+            board.clear(old)
+        msg_id = board.push(card.text, self._now(), kind="question", detail=card_detail(card))
+        self._pinned[card.key] = msg_id
+        self._operator("question_pinned", card.text, msg_id)
+        self._prompt_changed()
+        self._say("已推给主播：" + sanitize(card.text, 60))
+
+    def action_answer_question(self) -> None:
+        self._close_question("answered")
+
+    def action_dismiss_question(self) -> None:
+        self._close_question("dismissed")
+
+    def _close_question(self, state: Literal["answered", "dismissed"]) -> None:
+        card = self.queue.selected
+        if card is None:
+            self._say("没有待处理的问题")
+            return
+        tracker = self.session.questions
+        now = self._now()
+        closed = tracker.answer(card.key, now) if state == "answered" else tracker.dismiss(card.key, now)
+        if closed is None:
+            return
+        msg_id = self._pinned.pop(card.key, None)
+        if msg_id is not None:  # the host dealt with it: take it off their screen too
+            self.session.prompt.clear(msg_id)
+            self._prompt_changed()
+        self._operator(f"question_{state}", f"{card.text} ×{card.count}")
+        self.queue.update_from(force=True)
+
+    def _reply_facts(self) -> ReplyFacts | None:
+        """The product on air: the script's (with its link number) or else the platform's pin."""
+        show = self.show
+        if show is not None and show.index is not None:
+            product = show.script.segments[show.index].product
+            if product is not None:
+                return ReplyFacts.from_script(product)
+        on_air = self.session.questions.on_air
+        return ReplyFacts.from_feed(on_air) if on_air is not None else None
+
+    def action_copy_reply(self) -> None:
+        """Copy a quick reply for the selected question, filled from the product on air."""
+        card = self.queue.selected
+        if card is None:
+            self._say("没有待处理的问题")
+            return
+        reply = quick_reply(card.intent, self._reply_facts())
+        self.copy_to_clipboard(reply)
+        self._operator("question_reply_copied", reply)
+        self.notify(reply, title="已复制回复", markup=False, timeout=6)

@@ -70,6 +70,15 @@ class StatusBar(Widget):
         self.rate = 0.0
         self._points: deque[tuple[float, int]] = deque()
         self._shown: tuple[object, ...] = ()
+        #: where the host's prompt screen is served, and its style ("" hides it)
+        self.prompt_label: tuple[str, str] = ("", "")
+
+    def set_prompt(self, label: str, style: str = "") -> None:
+        """Show the prompt server's address (or that it is off) near the clock."""
+        if (label, style) != self.prompt_label:
+            self.prompt_label = (label, style)
+            self._shown = ()
+            self.update(None)
 
     @property
     def mode_label(self) -> str:
@@ -147,6 +156,9 @@ class StatusBar(Widget):
             _SEP,
             (f"drops {self.bus_drops:,}", "bold #d7af00" if self.bus_drops else ""),
         ]
+        label, style = self.prompt_label
+        if label:
+            parts += [_SEP, (label, style)]
         clock = Content.assemble(" ", (room_clock(self.engine.clock.now(), self.tz), "bold"), " ")
         room = max(0, self.size.width - clock.cell_length)
         line = Content.assemble(*parts).truncate(room, ellipsis=True, pad=True) + clock
