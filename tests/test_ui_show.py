@@ -249,10 +249,23 @@ async def test_a_pushed_message_shows_in_the_prompt_pane_and_reaches_the_prompt_
             view = await next_view(ws, lambda v: v.segment_index == 1)
             assert view.segment_title == "讲大衣" and view.product is not None and view.product.link == 1
 
+            # M edits the newest message in place: same id, new text, no second line.
+            msg_id = session.prompt.messages[0].id
+            await pilot.press("M")
+            assert isinstance(app.screen, AskModal)
+            assert app.screen.query_one(Input).value.startswith("3号链接库存只剩20")
+            app.screen.query_one(Input).value = "3号链接库存只剩5"
+            await pilot.press("enter")
+            view = await next_view(
+                ws, lambda v: bool(v.messages) and v.messages[0].text == "3号链接库存只剩5"
+            )
+            assert [m.id for m in view.messages] == [msg_id]
+            await shows(pilot, app.prompt_pane, "3号链接库存只剩5")
+
             await pilot.press("x")
             view = await next_view(ws, lambda v: not v.messages)
             assert session.prompt.messages == []
-            await until(pilot, lambda: "3号链接库存只剩20" not in text_of(app.prompt_pane))
+            await until(pilot, lambda: "3号链接库存只剩" not in text_of(app.prompt_pane))
     assert app.prompt_server is None  # closed on unmount
 
 

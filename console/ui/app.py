@@ -166,6 +166,7 @@ class ConsoleApp(App[None]):
         Binding("k", "show_skip", "Show: skip next segment"),
         Binding("K", "show_unskip", "Show: un-skip"),
         Binding("m", "push_message", "Host: message…"),
+        Binding("M", "replace_message", "Host: edit newest message…"),
         Binding("x", "clear_messages", "Host: clear messages"),
         Binding("t", "pin_question", "Question → host"),
         Binding("a", "answer_question", "Question answered"),
@@ -597,6 +598,24 @@ class ConsoleApp(App[None]):
             return
         msg_id = self.session.prompt.push(text, self._now())
         self._operator("prompt_message", text, msg_id)
+        self._prompt_changed()
+
+    def action_replace_message(self) -> None:
+        """Edit the newest message on the host's screen in place (a correction, not a new line)."""
+        messages = [m for m in self.session.prompt.messages if m.kind == "message"]
+        if not messages:
+            self._say("主播屏上没有可改的消息")
+            return
+        newest = messages[0]
+        self.push_screen(
+            AskModal("修改给主播的消息", value=newest.text),
+            lambda text: self._replace_message(newest.id, text),
+        )
+
+    def _replace_message(self, msg_id: int, text: str | None) -> None:
+        if not text or not self.session.prompt.replace(msg_id, text):
+            return
+        self._operator("prompt_replace", text, msg_id)
         self._prompt_changed()
 
     def action_clear_messages(self) -> None:

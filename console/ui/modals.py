@@ -50,9 +50,16 @@ class AskModal(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
-        self, title: str, *, placeholder: str = "", integer: bool = False, max_length: int = 200
+        self,
+        title: str,
+        *,
+        placeholder: str = "",
+        integer: bool = False,
+        max_length: int = 200,
+        value: str = "",
     ) -> None:
         super().__init__()
+        self._value = value
         self._title = title
         self._placeholder = placeholder
         self._integer = integer
@@ -65,6 +72,7 @@ class AskModal(ModalScreen[str | None]):
                 placeholder=self._placeholder,
                 type="integer" if self._integer else "text",
                 max_length=self._max_length,
+                value=self._value,
                 id="ask-input",
             )
             yield Static(Content("Enter 确认 · Esc 取消"), classes="hint")
