@@ -27,7 +27,7 @@ from console.core.decode import INVALID_UTF8
 from console.core.engine import Engine
 from console.core.notes import Note, encode_note
 from console.core.show import ShowScript
-from console.runtime import Runtime
+from console.runtime import Runtime, Source
 from console.session import Session, build_session
 from console.sources import websocket_source
 
@@ -143,9 +143,17 @@ def run_frames(engine: Engine, lines: Iterable[bytes], notes: NoteSink, progress
 
 
 async def run_websocket(
-    engine: Engine, url: str, cfg: Config, notes: NoteSink, progress: Progress, idle_exit: float | None
+    engine: Engine,
+    url: str,
+    cfg: Config,
+    notes: NoteSink,
+    progress: Progress,
+    idle_exit: float | None,
+    source: Source | None = None,
 ) -> None:
-    source = websocket_source(url, cfg)
+    """A live feed through the engine; ``source`` replaces the websocket source for ``url`` (a platform's)."""
+    if source is None:
+        source = websocket_source(url, cfg)
     runtime = Runtime(engine, source)
     task = asyncio.create_task(runtime.run())
     last_count, last_change = -1, time.monotonic()
@@ -174,9 +182,13 @@ def analyze(
     idle_exit: float | None = None,
     script: ShowScript | None = None,
     progress_stream: IO[str] | None = None,
+    live_source: Source | None = None,
 ) -> dict[str, Any]:
-    """Run ``source`` headless; write notes to ``out`` and the summary to ``summary_path``."""
-    live = source.startswith(("ws://", "wss://"))
+    """Run ``source`` headless; write notes to ``out`` and the summary to ``summary_path``.
+
+    ``live_source`` runs live in place of a websocket URL (``source`` then only names it).
+    """
+    live = live_source is not None or source.startswith(("ws://", "wss://"))
     session = build_session(cfg, WallClock() if live else ManualClock(), script=script)
     engine = session.engine
     progress = Progress(progress_stream)
@@ -185,7 +197,7 @@ def analyze(
         notes = NoteSink(engine, fh)
         extra: dict[str, Any] = {}
         if live:
-            asyncio.run(run_websocket(engine, source, cfg, notes, progress, idle_exit))
+            asyncio.run(run_websocket(engine, source, cfg, notes, progress, idle_exit, live_source))
         else:
             report = ReadReport()
             run_frames(engine, iter_frames(Path(source), report), notes, progress)

@@ -22,6 +22,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import yaml
 
+from console.core.actions import ActionConfig, config_problems  # actions (issue 6)
+from console.core.bilibili import BilibiliConfig
+from console.core.dips import METRICS as DIP_METRICS  # traffic dips (issue 5)
+from console.core.dips import DipConfig  # traffic dips (issue 5)
 from console.core.questions import QuestionConfig
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -65,11 +69,56 @@ class UIConfig(_Section):
     feed_history: Annotated[int, msgspec.Meta(ge=100, le=1_000_000)] = 5000
 
 
+class PromptConfig(_Section):
+    """The host's prompt screen served by the console (``PromptServer``)."""
+
+    #: address to bind; anything but loopback requires a token (one is generated if none is set)
+    host: str = "127.0.0.1"
+    #: TCP port; 0 picks any free port (the console shows the URL)
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8780
+    #: name of an environment variable holding the page's token (never the token itself)
+    token_env: str | None = None
+    #: serve the prompt page at all
+    enabled: bool = True
+
+
 class LoggingConfig(_Section):
     file: str = "var/log/changkong.log"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_bytes: PositiveInt = 5 * 1024 * 1024
     backups: Annotated[int, msgspec.Meta(ge=0, le=100)] = 3
+
+
+class RecordingConfig(_Section):
+    """Per-show folders: the feed and everything the console did, for rehearsal and review (复盘)."""
+
+    #: where show folders go (``<root>/2026-11-22_2000_<room>/``); relative to the config file
+    root: str = "var/shows"
+    #: record every ``changkong run`` (rehearsals always write a folder)
+    enabled: bool = True
+    #: start a new feed part (``feed.001.jsonl.gz``...) once the current one is this big, bytes
+    rotate_bytes: Annotated[int, msgspec.Meta(ge=1024 * 1024)] = 256 * 1024 * 1024
+    #: seconds between two flushes to disk at most (a crash loses at most this much)
+    flush_interval: Annotated[float, msgspec.Meta(gt=0, le=1)] = 1.0
+
+
+# -- traffic alerts (issue 5): how the console presents them; the detector is ``dips:`` --
+
+
+class AlertsConfig(_Section):
+    """The console's alert strip: the bell, and the action the ``!`` key fires per alert."""
+
+    #: ring the terminal bell when an alert turns firing (off: a show is loud enough)
+    bell: bool = False
+    #: prepared action (a name under ``actions.prepared``) the ``!`` key fires for an alert, by
+    #: ``metric.direction`` (``online.dip: lucky_bag``). Without an entry, the prepared action
+    #: whose ``when.alert`` names that metric and direction, if any.
+    actions: dict[str, str] = msgspec.field(default_factory=dict)
+    #: seconds a resolved alert stays in the strip as a history line
+    history_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 300.0
+
+
+# -- end of traffic alerts --
 
 
 class Config(_Section):
@@ -78,7 +127,13 @@ class Config(_Section):
     engine: EngineConfig = msgspec.field(default_factory=EngineConfig)
     ui: UIConfig = msgspec.field(default_factory=UIConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    prompt: PromptConfig = msgspec.field(default_factory=PromptConfig)
     questions: QuestionConfig = msgspec.field(default_factory=QuestionConfig)
+    recording: RecordingConfig = msgspec.field(default_factory=RecordingConfig)
+    actions: ActionConfig = msgspec.field(default_factory=ActionConfig)  # timed actions (issue 6)
+    bilibili: BilibiliConfig = msgspec.field(default_factory=BilibiliConfig)  # platform adapter (issue 8)
+    dips: DipConfig = msgspec.field(default_factory=DipConfig)  # traffic dips (issue 5)
+    alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)  # traffic alerts (issue 5)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -131,7 +186,10 @@ _UNKNOWN_RE = re.compile(r"unknown field `(?P<field>[^`]+)`")
 
 def _split_path(path: str) -> list[str | int]:
     parts: list[str | int] = []
-    for m in re.finditer(r"\.([^.\[]+)|\[(\d+)\]", path):
+    for m in re.finditer(r"\.([^.\[]+)|\[(\d+)\]|(\[\.\.\.\])", path):
+        if m.group(3) is not None:  # actions (issue 6): a dict key msgspec does not name
+            parts.append(_ANY_KEY)
+            continue
         parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
     return parts
 
@@ -199,12 +257,60 @@ def error_at(file: str, root: yaml.Node | None, exc: msgspec.ValidationError) ->
     unknown = _UNKNOWN_RE.search(text)
     if unknown:
         parts.append(unknown.group("field"))
+    parts = _resolve_any_key(root, parts, text)  # actions (issue 6): `prepared[...]` → the entry's name
+    if unknown:
         text = "unknown key (a typo?)"
     node, key_node = _find(root, parts)
     mark_node = key_node if unknown and key_node is not None else node
     line = mark_node.start_mark.line + 1 if mark_node is not None else None
     key = ".".join(p if isinstance(p, str) else f"[{p}]" for p in parts).replace(".[", "[")
     return ConfigError(file, line, key, text)
+
+
+# -- actions (issue 6): msgspec writes a dict's key as `[...]` in error paths (`actions.prepared[...].type`);
+# the entry is found in the YAML by what the error names: the offending value, a missing or unknown field.
+
+_ANY_KEY = "[...]"
+
+
+def _walk(node: yaml.Node | None, parts: list[str | int]) -> yaml.Node | None:
+    for part in parts:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return None
+    return node
+
+
+def _resolve_any_key(root: yaml.Node | None, parts: list[str | int], text: str) -> list[str | int]:
+    if _ANY_KEY not in parts:
+        return parts
+    i = parts.index(_ANY_KEY)
+    mapping = _walk(root, parts[:i])
+    rest = parts[i + 1 :]
+    if not isinstance(mapping, yaml.MappingNode) or _ANY_KEY in rest:
+        return parts[:i]
+    found: list[tuple[str, yaml.Node]] = []
+    for k, v in mapping.value:
+        n = _walk(v, rest)
+        if n is not None:
+            found.append((str(k.value), n))
+    missing = re.search(r"missing required field `([^`]+)`", text)
+    quoted = re.findall(r"'([^']*)'", text)
+    chosen = [k for k, _ in found]
+    if missing:
+        name = missing.group(1)
+        lacking = [
+            k
+            for k, n in found
+            if isinstance(n, yaml.MappingNode) and all(kn.value != name for kn, _ in n.value)
+        ]
+        chosen = lacking or chosen
+    elif quoted:
+        chosen = [k for k, n in found if isinstance(n, yaml.ScalarNode) and n.value in quoted] or chosen
+    return [*parts[:i], chosen[0], *rest] if chosen else parts[:i]
 
 
 def line_of(root: yaml.Node | None, key: str) -> int | None:
@@ -229,6 +335,9 @@ def load_config(path: str | Path | None) -> Config:
     # Relative paths in a config file mean "relative to that file", not to the cwd.
     base = p.resolve().parent
     cfg.logging.file = str(_resolve(base, cfg.logging.file))
+    cfg.recording.root = str(_resolve(base, cfg.recording.root))
+    if cfg.actions.journal != ":memory:":  # actions (issue 6): the journal sits beside the config
+        cfg.actions.journal = str(_resolve(base, cfg.actions.journal))
     if cfg.feed.url is not None and "://" not in cfg.feed.url:
         cfg.feed.url = str(_resolve(base, cfg.feed.url))
     return cfg
@@ -247,9 +356,15 @@ def _semantic_checks(cfg: Config, file: str, root: yaml.Node | None) -> None:
         ZoneInfo(cfg.room.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise fail("room.timezone", f"unknown timezone {cfg.room.timezone!r}") from None
+    _check_actions(cfg, fail)  # actions (issue 6)
+    _check_alerts(cfg, fail)  # traffic alerts (issue 5)
     url = cfg.feed.url
     if url is not None and "://" in url and not url.startswith(("ws://", "wss://")):
         raise fail("feed.url", "a feed URL must start with ws:// or wss:// (or be a recording path)")
+    if not cfg.prompt.host.strip():
+        raise fail("prompt.host", "must not be empty (127.0.0.1 keeps the page on this machine)")
+    if cfg.prompt.token_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", cfg.prompt.token_env):
+        raise fail("prompt.token_env", "must be the name of an environment variable, not the token")
     if cfg.feed.dead_after <= cfg.feed.stall_after:
         raise fail("feed.dead_after", "must be longer than feed.stall_after")
     if not 0 < cfg.questions.threshold < 1:
@@ -260,3 +375,47 @@ def _semantic_checks(cfg: Config, file: str, root: yaml.Node | None) -> None:
             raise fail(
                 f"questions.extra_keywords.{intent}", f"unknown intent (one of {', '.join(sorted(intents))})"
             )
+
+
+# -- actions (issue 6): checks of the ``actions:`` section, and its absolute times --
+
+
+def resolve_at(value: float | str, tz: ZoneInfo) -> float:
+    """An action's ``at``: Unix seconds, or an ISO date-time (the room's timezone unless it names one)."""
+    if not isinstance(value, str):
+        return float(value)
+    from datetime import datetime
+
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"not a date-time: {value!r} (write 2025-01-10 20:15:00)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=tz)
+    return when.timestamp()
+
+
+def _check_actions(cfg: Config, fail: Any) -> None:
+    for key, message in config_problems(cfg.actions):
+        raise fail(f"actions.{key}", message)
+    for name, prepared in cfg.actions.prepared.items():
+        if prepared.at is not None:
+            try:
+                resolve_at(prepared.at, cfg.tz)
+            except ValueError as exc:
+                raise fail(f"actions.prepared.{name}.at", str(exc)) from None
+
+
+# -- traffic alerts (issue 5): the ``!`` key's actions must exist --
+
+
+def _check_alerts(cfg: Config, fail: Any) -> None:
+    for key, name in cfg.alerts.actions.items():
+        metric, _, direction = key.partition(".")
+        if metric not in DIP_METRICS or direction not in ("dip", "spike"):
+            raise fail(
+                f"alerts.actions.{key}",
+                f"write metric.direction, e.g. online.dip (metric: {', '.join(DIP_METRICS)})",
+            )
+        if name not in cfg.actions.prepared:
+            raise fail(f"alerts.actions.{key}", f"no prepared action {name!r} under actions.prepared")

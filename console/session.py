@@ -8,16 +8,22 @@ input gives the same notifications whichever mode ran it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 from console.config import Config
 from console.core import show as show_mod
 from console.core.clock import Clock
 from console.core.decode import FrameDecoder
+from console.core.dips import DipMonitor  # traffic dips (issue 5)
+from console.core.dips import attach as attach_dips  # traffic dips (issue 5)
 from console.core.engine import Engine
 from console.core.prompt import PromptBoard, PromptView
 from console.core.questions import QuestionTracker
 from console.core.questions import attach as attach_questions
 from console.core.show import ShowScript, ShowTracker
+
+if TYPE_CHECKING:  # actions (issue 6): imported lazily, they pull in sqlite3 and aiohttp
+    from console.adapters.action_system import ActionSystem
 
 
 @dataclass
@@ -28,6 +34,10 @@ class Session:
     questions: QuestionTracker
     show: ShowTracker | None = None
     prompt: PromptBoard = field(default_factory=PromptBoard)
+    #: timed actions (issue 6): the board, its journal and executors
+    actions: ActionSystem | None = None
+    #: traffic dips and spikes (issue 5): the monitor behind the alert notes; views read ``states()``
+    dips: DipMonitor | None = None
 
     def prompt_view(self) -> PromptView:
         return self.prompt.view(self.show, self.engine.clock.now())
@@ -41,8 +51,32 @@ def build_engine(cfg: Config, clock: Clock) -> Engine:
     )
 
 
-def build_session(cfg: Config, clock: Clock, *, script: ShowScript | None = None) -> Session:
+def build_session(
+    cfg: Config,
+    clock: Clock,
+    *,
+    script: ShowScript | None = None,
+    actions: Literal["live", "rehearsal", "analyze"] | None = None,
+) -> Session:
     engine = build_engine(cfg, clock)
     questions = attach_questions(engine, cfg.questions)
     tracker = show_mod.attach(engine, script) if script is not None else None
-    return Session(engine=engine, questions=questions, show=tracker)
+    session = Session(engine=engine, questions=questions, show=tracker)
+    # -- traffic dips (issue 5) ----------------------------------------------------------
+    # One monitor on the engine's samples; every alert note names the segment on air when
+    # the alert began (the tracker's record of actual starts), or None without a script.
+    session.dips = attach_dips(engine, cfg.dips, segment_of=tracker.title_at if tracker is not None else None)
+    # -- end of traffic dips -------------------------------------------------------------
+    # -- timed actions (issue 6) --------------------------------------------------------
+    # Real executors and the journal file only when a caller asks for "live"; otherwise
+    # dry-run with an in-memory journal: a headless clock (analysis) assumes the confirm of
+    # risky actions, a replay (rehearsal) waits for the 场控's key like a live show.
+    from console.adapters.action_system import attach_actions
+
+    if actions is None:
+        actions = "analyze" if getattr(clock, "mode", "") == "headless" else "rehearsal"
+    session.actions = attach_actions(engine, cfg, mode=actions, show=tracker)
+    if actions != "live":  # live: the caller resumes from the journal once its views listen
+        session.actions.resume()
+    # -- end of timed actions ------------------------------------------------------------
+    return session

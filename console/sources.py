@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.adapters.filesource import FileSource
 from console.adapters.replay_server import ReplayServer
@@ -12,6 +13,12 @@ from console.adapters.wsfeed import WebSocketSource
 from console.config import Config
 from console.core.clock import Clock, ReplayClock, WallClock
 from console.runtime import FrameSink, Source
+
+if TYPE_CHECKING:
+    from console.adapters.bilibili import BiliOptions
+
+#: the feed spec of Bilibili's open live platform (``console.adapters.bilibili.SCHEME``)
+BILI_SCHEME = "bilibili-open:"
 
 BUNDLED_RECORDING = Path(__file__).resolve().parent.parent / "samples" / "demo-show.jsonl.gz"
 
@@ -66,8 +73,24 @@ class Opened:
     label: str
 
 
-def open_source(spec: str, cfg: Config, *, speed: float = 1.0, served: bool = False) -> Opened:
-    """A websocket URL runs live on the wall clock; a recording replays at ``speed``."""
+def open_source(
+    spec: str, cfg: Config, *, speed: float = 1.0, served: bool = False, bili: BiliOptions | None = None
+) -> Opened:
+    """A websocket URL runs live on the wall clock; a recording replays at ``speed``.
+
+    ``bilibili-open:`` is Bilibili's open live platform, set up by ``bili``
+    (the ``--bili-*`` flags), the config and the environment.
+    """
+    # -- Bilibili open platform (issue 8): console/adapters/bilibili.py --
+    if spec.startswith(BILI_SCHEME):
+        from console.adapters.bilibili import SetupError, build_source, config_section
+
+        try:
+            bili_source = build_source(spec, config_section(cfg), bili)
+        except SetupError as exc:
+            raise SourceError(str(exc)) from None
+        return Opened(bili_source, WallClock(), "live", f"bilibili open platform · app {bili_source.app_id}")
+    # -- end of the Bilibili block --
     if spec.startswith(("ws://", "wss://")):
         return Opened(websocket_source(spec, cfg), WallClock(), "live", spec)
     if "://" in spec:

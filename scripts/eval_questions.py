@@ -1,12 +1,16 @@
 """Evaluate the question flagger on a labelled TSV.
 
-    python scripts/eval_questions.py PATH [--threshold T] [--errors]
+    python scripts/eval_questions.py PATH [--threshold T] [--errors] [--prevalence P]
 
 The file has a header and the columns ``id, text, hv, intent[, sure]``: ``hv``
 is 1 for a question the room should answer, ``intent`` one of the seven
 intents (``-`` when none), ``sure`` ``n`` for a judgement call. Prints
-precision, recall and F1 of the flag, recall per labelled intent and intent
-accuracy among true positives, all rows and ``sure=y`` rows only. ``--errors``
+precision, recall and F1 of the flag, the false-positive rate (flagged
+negatives / negatives), recall per labelled intent and intent accuracy among
+true positives, all rows and ``sure=y`` rows only. Precision depends on how
+many rows are questions; ``--prevalence P`` also prints the precision the same
+recall and false-positive rate would give on a stream where a share P of the
+comments are questions (the labelled dev file has about 0.23). ``--errors``
 lists false positives and false negatives (printed only, never saved).
 """
 
@@ -54,6 +58,17 @@ class Result:
         return 2 * p * r / (p + r) if p + r else 0.0
 
     @property
+    def fp_rate(self) -> float:
+        negatives = self.rows - self.tp - self.fn
+        return self.fp / negatives if negatives else 0.0
+
+    def precision_at(self, prevalence: float) -> float:
+        """Precision on a stream where ``prevalence`` of the comments are questions."""
+        hits = self.recall * prevalence
+        false = self.fp_rate * (1.0 - prevalence)
+        return hits / (hits + false) if hits + false else 0.0
+
+    @property
     def intent_accuracy(self) -> float:
         return self.intent_ok / self.tp if self.tp else 0.0
 
@@ -90,13 +105,16 @@ def evaluate(rows: Iterable[Row], scorer: QuestionScorer) -> Result:
     return res
 
 
-def report(title: str, res: Result) -> str:
+def report(title: str, res: Result, prevalence: float | None = None) -> str:
     lines = [
         f"{title}: {res.rows} rows, {res.tp + res.fn} positive",
         f"  precision {res.precision:.3f}  recall {res.recall:.3f}  F1 {res.f1:.3f}"
         f"  (tp {res.tp} fp {res.fp} fn {res.fn})",
+        f"  false-positive rate {res.fp_rate:.3f}",
         f"  intent accuracy among true positives {res.intent_accuracy:.3f}",
     ]
+    if prevalence is not None:
+        lines.insert(3, f"  precision at prevalence {prevalence:.2f}: {res.precision_at(prevalence):.3f}")
     for intent, (found, total) in sorted(res.by_intent.items()):
         lines.append(f"    recall {intent:<12} {found:>3}/{total:<3} {found / total:.2f}")
     return "\n".join(lines)
@@ -107,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("path", type=Path)
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--errors", action="store_true", help="list false positives and negatives")
+    ap.add_argument(
+        "--prevalence", type=float, default=None, help="also give precision at this share of questions"
+    )
     args = ap.parse_args(argv)
     config = QuestionConfig() if args.threshold is None else QuestionConfig(threshold=args.threshold)
     scorer = QuestionScorer(config)
@@ -115,12 +136,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no labelled rows in {args.path}", file=sys.stderr)
         return 1
     res = evaluate(rows, scorer)
-    print(report("all", res))
-    print(report("sure=y", evaluate([r for r in rows if r.sure], scorer)))
-    if args.errors:
-        for kind, row, intent, score in sorted(res.errors, key=lambda e: (e[0], e[1].intent)):
-            mark = "" if row.sure else " (unsure)"
-            print(f"{kind} {row.id}\tlabel={row.intent}\tgot={intent or '-'}\t{score:.3f}\t{row.text}{mark}")
+    try:
+        print(report("all", res, args.prevalence))
+        print(report("sure=y", evaluate([r for r in rows if r.sure], scorer), args.prevalence))
+        if args.errors:
+            for kind, row, intent, score in sorted(res.errors, key=lambda e: (e[0], e[1].intent)):
+                mark = "" if row.sure else " (unsure)"
+                print(
+                    f"{kind} {row.id}\tlabel={row.intent}\tgot={intent or '-'}\t{score:.3f}\t{row.text}{mark}"
+                )
+    except BrokenPipeError:  # piped into head
+        sys.stderr.close()
     return 0
 
 

@@ -34,6 +34,9 @@ ALLOWED_TOP_LEVEL = {
     "typing",
     "unicodedata",
     "bisect",
+    "struct",  # stdlib byte packing (the Bilibili frame header)
+    "zlib",  # stdlib codec, no I/O (Bilibili ver-2 bodies)
+    "brotli",  # a pure compression codec, no I/O (Bilibili ver-3 bodies)
     "msgspec",
     "console",
 }

@@ -231,6 +231,130 @@ def test_config_threshold_and_keywords() -> None:
     assert on.score > off.score
 
 
+# ---------------------------------------------------------------- generalisation
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # attributes named by their form, not a fixed word list
+        ("这条连衣裙胸围多少", "spec"),
+        ("保温壶内径多大", "spec"),
+        ("羽绒被充绒量是多少", "spec"),
+        ("登山鞋耐磨吗", "spec"),
+        ("这个伞防风不", "spec"),
+        ("有没有薄一点的", "spec"),
+        ("有亲子款吗", "spec"),
+        ("是鹅绒还是鸭绒的", "spec"),
+        ("是ykk拉链吗", "spec"),
+        ("空气炸锅几升的", "spec"),
+        ("支持无线充吗", "spec"),
+        # a named product and an explicit question
+        ("投影仪白天看得清吗", "spec"),
+        ("猫砂盆有盖子吗", "spec"),
+        ("这款台灯护眼吗", "spec"),
+        # uses
+        ("砂锅能上电磁炉吗", "usage"),
+        ("开封以后要放冰箱吗", "usage"),
+        ("扫地机器人怎么设置", "usage"),
+        ("买来送长辈合适吗", "usage"),
+        # shop chat: statements that need the seller
+        ("热水袋收到就是漏的", "after_sales"),
+        ("榨汁机用了两次就不转了", "after_sales"),
+        ("实物和详情页颜色不一样", "after_sales"),
+        ("坚果礼盒到了但是少了一罐", "after_sales"),
+        ("退款只退了一半", "after_sales"),
+        ("单号查不到", "shipping"),
+        ("快递被送到隔壁小区了", "shipping"),
+        ("下单一个礼拜了还没动静", "shipping"),
+        ("能给我留一件吗 晚上发工资", "link_stock"),
+        ("最低多少能卖", "price"),
+        ("洗碗机能开专票吗", "after_sales"),
+    ],
+)
+def test_generalises_across_categories(text: str, intent: str) -> None:
+    a = analyze(text)
+    assert a.flag, (text, a)
+    assert a.intent == intent, (text, a)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # cheering is not a spec question (支持 used to be a strong term)
+        "支持主播",
+        "支持支持",
+        "永远支持你",
+        "支持一下 加油",
+        # praise of a past purchase, even with question marks
+        "买过 质量不错",
+        "买过 质量不错??",
+        "质量不错??",
+        "上次买的面霜很好用",
+        # questions about the host's own life and body
+        "主播你多高啊",
+        "你平时穿多大码的鞋",
+        "你家狗是什么品种",
+        "你用的什么手机直播",
+        "主播这外套在哪买的 我也想要",
+        # platform talk, gifts, weather, the host's business
+        "21级需要多少抖币",
+        "谁送的墨镜 感谢",
+        "你们那边冷不冷",
+        "今天外面多少度",
+        "一个月能卖多少单",
+        "直播间打不开了",
+        # closing a conversation, done deeds
+        "退款收到了 谢谢亲",
+        "已签收 辛苦了",
+        "链接我已经发给闺蜜了",
+        # everyday words that contain commerce words
+        "两口子又吵架了",
+        "今天还是那么困",
+        "我家娃有没有机会上台",
+        "怎么换衣服了",
+        "一起看电视吗",
+    ],
+)
+def test_hard_negatives(text: str) -> None:
+    a = analyze(text)
+    assert not a.flag, (text, a)
+
+
+def test_support_is_only_a_spec_term_with_a_feature() -> None:
+    assert analyze("支持快充吗").intent == "spec"
+    assert analyze("支持快充吗").flag
+    assert analyze("这款支不支持nfc").flag
+    assert not analyze("一直支持主播").flag
+
+
+def test_a_product_named_needs_an_explicit_question() -> None:
+    assert analyze("这个保温杯能装热水吗").flag
+    assert not analyze("保温杯??").flag  # names a product, asks nothing in words
+    assert not analyze("买个新耳机吧").flag  # a suggestion, not a question
+    assert analyze("耳机有没有麦").flag
+
+
+def test_spelling_variants() -> None:
+    assert analyze("肿么卖").intent == "price"
+    assert analyze("介个多少钱").intent == "price"
+    assert analyze("有木有赠品").intent == "promo"
+    assert analyze("能机洗嘛").intent == "usage"
+    assert analyze("莲接发一下").intent == "link_stock"
+
+
+def test_lexicon_scan_and_extension() -> None:
+    from console.core.questions import Lexicon
+
+    meta = ("l", "spec", 1.0, 0)
+    lex = Lexicon({"多少": meta, "多少钱": meta, "钱": meta, "码": meta})
+    assert lex.scan("这个多少钱几码") == ["多少钱", "码"]
+    assert lex.scan("没有") == []
+    wider = lex.extended({"钱包": meta})
+    assert wider.scan("钱包多少钱") == ["钱包", "多少钱"]
+    assert lex.scan("钱包") == ["钱"]  # the base is untouched
+
+
 # ---------------------------------------------------------------- building blocks
 
 

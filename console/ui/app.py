@@ -40,7 +40,7 @@ from collections import deque
 from datetime import tzinfo
 from functools import partial
 from pathlib import Path
-from typing import ClassVar, Final, Literal
+from typing import TYPE_CHECKING, ClassVar, Final, Literal
 from zoneinfo import ZoneInfo
 
 from textual.app import App, ComposeResult
@@ -49,20 +49,39 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import HelpPanel
 
 from console.adapters.prompt_server import DEFAULT_PORT, PromptServer
+from console.config import AlertsConfig  # traffic alerts (issue 5)
+from console.core.actions import ActionError, ActionNote, LotteryNote  # timed actions (issue 6)
 from console.core.bus import Subscription
+from console.core.dips import AlertNote, DipMonitor, MetricName, MetricState  # traffic alerts (issue 5)
 from console.core.prompt import PromptView
 from console.core.questions import QuestionNote
 from console.core.show import CueNote, SegmentNote, ShowTracker
 from console.core.text import sanitize
 from console.runtime import Runtime, Source
 from console.session import Session
+from console.ui.actions import ActionsPane, HostAnnouncer, TriggerModal  # timed actions (issue 6)
+from console.ui.alerts import AlertBoard, AlertStrip, Episode, action_for, already_fired  # issue 5
+from console.ui.chart import ChartPane  # traffic alerts (issue 5)
 from console.ui.feed import FEED_EVENT_TYPES, FeedView
-from console.ui.metrics import MetricsPane
+from console.ui.metrics import SHORT_LABELS, MetricsPane
 from console.ui.modals import AskModal
 from console.ui.operator import OperatorNote
 from console.ui.questions import QuestionQueue, ReplyFacts, card_detail, quick_reply
+from console.ui.rehearsal import (  # rehearsal (issue 7)
+    RehearsalBanner,
+    adopt_subscriptions,
+    parse_position,
+    rebind_session,
+    seek_message,
+)
 from console.ui.show import PromptPane, ShowBar, TimelinePane
 from console.ui.status import StatusBar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+    from console.rehearsal import Rehearsal, SeekResult
+# -- end rehearsal --
 
 log = logging.getLogger("changkong.operator")
 
@@ -78,7 +97,7 @@ QUESTION_NOTES: Final = 2048
 CUE_TOAST: Final = 8.0
 #: seconds the prompt page's URL stays up at start
 URL_TOAST: Final = 12.0
-SIDE_VIEWS: Final = ("show", "metrics")
+SIDE_VIEWS: Final = ("show", "metrics", "chart", "actions")  # chart: issue 5; actions: issue 6
 
 
 class LagProbe:
@@ -172,6 +191,27 @@ class ConsoleApp(App[None]):
         Binding("a", "answer_question", "Question answered"),
         Binding("d", "dismiss_question", "Question dismissed"),
         Binding("y", "copy_reply", "Copy quick reply"),
+        # -- traffic alerts (issue 5) --
+        Binding("4", "side('chart')", "Side: chart (30 min)"),
+        Binding("comma", "chart_metric(-1)", "Chart: previous metric"),
+        Binding("full_stop", "chart_metric(1)", "Chart: next metric"),
+        Binding("exclamation_mark", "alert_action", "Alert: fire its prepared action"),
+        # -- timed actions (issue 6): the actions pane (key 5) and its keys --
+        Binding("5", "focus_actions", "Side: actions ⇄ feed focus"),
+        Binding("F", "act_fire", "Action: fire now / confirm"),
+        Binding("C", "act_cancel", "Action: cancel"),
+        Binding("Z", "act_snooze", "Action: snooze +1 min"),
+        Binding("D", "act_done", "Action: manual one done"),
+        Binding("P", "act_trigger", "Action: fire a prepared one…"),
+        # -- rehearsal (issue 7): only with a rehearsal (check_action hides them otherwise) --
+        Binding("space", "rehearsal_pause", "Rehearsal: pause/resume"),
+        Binding("plus,equals_sign", "rehearsal_speed(1)", "Rehearsal: faster"),
+        Binding("minus", "rehearsal_speed(-1)", "Rehearsal: slower"),
+        Binding("left_square_bracket", "rehearsal_skip(-60)", "Rehearsal: back 1 min"),
+        Binding("right_square_bracket", "rehearsal_skip(60)", "Rehearsal: forward 1 min"),
+        Binding("T", "rehearsal_seek_time", "Rehearsal: seek to time…"),
+        Binding("S", "rehearsal_seek_segment", "Rehearsal: seek to segment…"),
+        Binding("R", "rehearsal_restart", "Rehearsal: restart"),
     ]
 
     def __init__(
@@ -188,6 +228,8 @@ class ConsoleApp(App[None]):
         prompt_port: int = DEFAULT_PORT,
         prompt_token: str | None = None,
         prompt_server: bool = True,
+        rehearsal: Rehearsal | None = None,
+        alerts: AlertsConfig | None = None,
     ) -> None:
         """``prompt_port`` 0 binds any free port; ``prompt_server=False`` serves no prompt page."""
         if mode not in MODES:
@@ -228,13 +270,33 @@ class ConsoleApp(App[None]):
         self.prompt_pane = PromptPane(id="prompt")
         self.metrics_pane = MetricsPane(id="metrics")
         self.status_bar = StatusBar(self.engine, mode=mode, tz=tz, title=title, id="status")
+        # -- traffic alerts (issue 5): strip under the show bar, chart on the side --
+        self.alerts_config = alerts or AlertsConfig()
+        self.alert_board = AlertBoard()
+        self.alert_strip = AlertStrip(tz=tz, history_s=self.alerts_config.history_s, id="alerts")
+        self.chart = ChartPane(tz=tz, id="chart")
+        self._alert_sub: Subscription | None = None
+        self._alert_monitor: DipMonitor | None = session.dips
+        # -- end traffic alerts --
+        # -- rehearsal (issue 7): the transport, its banner, and rebinding after a seek --
+        self.rehearsal = rehearsal
+        self.rehearsal_banner = RehearsalBanner(rehearsal, id="rehearsal") if rehearsal is not None else None
+        if rehearsal is not None:
+            rehearsal.listeners.append(self._rehearsal_rebind)
+        # -- timed actions (issue 6): the pane on the side (key 5), host announcements --
+        self.actions_pane = ActionsPane(lambda: self.session.actions, self._now, id="actions")
+        self.host_announcer = HostAnnouncer()
+        self._action_sub: Subscription | None = None
 
     @property
     def show(self) -> ShowTracker | None:
         return self.session.show
 
     def compose(self) -> ComposeResult:
+        if self.rehearsal_banner is not None:  # rehearsal (issue 7)
+            yield self.rehearsal_banner
         yield self.show_bar
+        yield self.alert_strip  # traffic alerts (issue 5)
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield self.feed
@@ -245,6 +307,8 @@ class ConsoleApp(App[None]):
                     yield self.timeline
                     yield self.prompt_pane
                 yield self.metrics_pane
+                yield self.chart  # traffic alerts (issue 5)
+                yield self.actions_pane  # timed actions (issue 6)
         yield self.status_bar
 
     async def on_mount(self) -> None:
@@ -257,6 +321,10 @@ class ConsoleApp(App[None]):
             "ui-show", maxlen=256, accepts=(SegmentNote, CueNote), wake=self._show_note_published
         )
         self._subs = [self._feed_sub, self._question_sub, self._show_sub]
+        # traffic alerts (issue 5): rare (a few per hour), drained on the panel timer
+        self._alert_sub = bus.subscribe("ui-alerts", maxlen=1024, accepts=(AlertNote,))
+        self._subs.append(self._alert_sub)
+        self._start_actions()  # timed actions (issue 6): after the subscriptions
         # Separate timers, not one: Textual repaints the bounding box of everything dirty in a
         # frame, so a status-bar update landing with a feed update drags the whole screen in.
         self.set_interval(1 / self.refresh_hz, partial(self._pull_feed, self._feed_sub), name="feed-pull")
@@ -311,6 +379,7 @@ class ConsoleApp(App[None]):
         server, self.prompt_server = self.prompt_server, None
         if server is not None:
             await server.close()
+        await self._close_actions()  # timed actions (issue 6)
         if self._gc_frozen:
             gc.unfreeze()
 
@@ -348,7 +417,8 @@ class ConsoleApp(App[None]):
                 flag(note.event_id)
 
     def _poll_panels(self) -> None:
-        self.metrics_pane.update_from(self.engine.metrics)
+        self._poll_alerts()  # traffic alerts (issue 5); before the metrics, whose badges agree with it
+        self.metrics_pane.update_from(self.engine.metrics, self._dip_states())
         self.status_bar.update(time.monotonic())
 
     def _poll_desk(self) -> None:
@@ -367,6 +437,7 @@ class ConsoleApp(App[None]):
         self._prompt_check(view)
         self.session.questions.expire(now)
         self.queue.update_from()
+        self._poll_actions()  # timed actions (issue 6)
 
     def _drain_show_notes(self) -> None:
         """Cues that fell due pop up as a toast (plain text): the 场控 may be looking elsewhere."""
@@ -689,3 +760,287 @@ class ConsoleApp(App[None]):
         self.copy_to_clipboard(reply)
         self._operator("question_reply_copied", reply)
         self.notify(reply, title="已复制回复", markup=False, timeout=6)
+
+    # -- rehearsal (issue 7): transport keys and rebinding (console/rehearsal.py) --
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The rehearsal keys exist only in a rehearsal."""
+        return not (action.startswith("rehearsal_") and self.rehearsal is None)
+
+    def action_rehearsal_pause(self) -> None:
+        if self.rehearsal is not None:
+            self.rehearsal.toggle_pause()
+
+    def action_rehearsal_speed(self, step: int) -> None:
+        if self.rehearsal is not None:
+            speed = self.rehearsal.faster() if step > 0 else self.rehearsal.slower()
+            self._say(f"排练速度 {speed:g}×")
+
+    def action_rehearsal_skip(self, seconds: float) -> None:
+        if self.rehearsal is not None:
+            target = self.rehearsal.clock.now() + seconds
+            self.run_worker(self._rehearsal_seek(self.rehearsal.seek(target)), group="rehearsal-seek")
+
+    def action_rehearsal_seek_time(self) -> None:
+        if self.rehearsal is not None:
+            self.push_screen(
+                AskModal("跳到第几分钟？（mm:ss、h:mm:ss 或分钟数）", placeholder="例如 45:00 或 45"),
+                self._rehearsal_seek_to_time,
+            )
+
+    def _rehearsal_seek_to_time(self, value: str | None) -> None:
+        if self.rehearsal is None or value is None:
+            return
+        try:
+            seconds = parse_position(value)
+        except ValueError:
+            self._say(f"看不懂的时间：{value}", "warning")
+            return
+        self.run_worker(self._rehearsal_seek(self.rehearsal.seek_offset(seconds)), group="rehearsal-seek")
+
+    def action_rehearsal_seek_segment(self) -> None:
+        if self.rehearsal is None:
+            return
+        n = len(self.rehearsal.segment_starts())
+        if not n:
+            self._say("没有节目脚本：用 --show FILE 加载", "warning")
+            return
+        self.push_screen(
+            AskModal(f"跳到第几段的开始？（1–{n}）", placeholder=f"1–{n}", integer=True, max_length=4),
+            self._rehearsal_seek_to_segment,
+        )
+
+    def _rehearsal_seek_to_segment(self, value: str | None) -> None:
+        if self.rehearsal is None or value is None:
+            return
+        try:
+            index = int(value) - 1
+        except ValueError:
+            index = -1
+        self.run_worker(self._rehearsal_seek(self.rehearsal.seek_segment(index)), group="rehearsal-seek")
+
+    def action_rehearsal_restart(self) -> None:
+        if self.rehearsal is not None:
+            self.run_worker(self._rehearsal_seek(self.rehearsal.restart()), group="rehearsal-seek")
+
+    async def _rehearsal_seek(self, seek: Coroutine[object, object, SeekResult]) -> None:
+        try:
+            result = await seek
+        except (IndexError, LookupError) as exc:
+            self._say(f"不能跳转：{exc}", "warning")
+            return
+        if self.rehearsal is not None:
+            self._say(seek_message(self.rehearsal, result))
+
+    def _rehearsal_rebind(self, session: Session) -> None:
+        """A seek or restart built a new session: the views follow it (same widgets, same subscriptions)."""
+        old_bus = self.engine.bus
+        rebind_session(self.session, session)
+        self.engine = session.engine
+        adopt_subscriptions(old_bus, session.engine.bus, self._subs)
+        self.show_bar.tracker = session.show
+        self.timeline.tracker = session.show
+        self.queue.tracker = session.questions
+        self.status_bar.engine = session.engine
+        self._pinned.clear()
+        self._poll_panels()
+        self._poll_desk()
+        self.queue.update_from(force=True)
+
+    # -- timed actions (issue 6): live wiring, the actions pane, its keys, host announcements --
+
+    def _start_actions(self) -> None:
+        """Subscribe to action notes; a live system resumes from its journal now, inside the loop."""
+        bus = self.engine.bus
+        self._action_sub = bus.subscribe("ui-actions", maxlen=4096, accepts=(ActionNote, LotteryNote))
+        self._subs.append(self._action_sub)
+        system = self.session.actions
+        if system is not None and system.mode == "live":
+            system.resume()  # after the subscriptions: the restart's notes reach the views
+            system.start_sending()
+
+    async def _close_actions(self) -> None:
+        """A live system closes with the app: pending sends cancelled, journal closed."""
+        system = self.session.actions
+        if system is not None and system.mode == "live":
+            try:
+                await system.aclose()
+            except Exception:
+                log.exception("closing the action system")
+
+    def _poll_actions(self) -> None:
+        """Redraw the pane (when on screen); push announcements to the host; toast a pending confirm."""
+        board = self.session.actions.board if self.session.actions is not None else None
+        if board is not self.host_announcer.board:  # a rehearsal seek built a new session
+            self.host_announcer = HostAnnouncer(board)
+        sub = self._action_sub
+        if sub is not None and len(sub):
+            notes = sub.drain()
+            for text in self.host_announcer.messages(notes):
+                self.session.prompt.push(text, self._now())
+                self._prompt_changed()
+            for note in notes:
+                if isinstance(note, ActionNote) and note.state == "awaiting_confirm":
+                    key = (note.action_id, "toast")
+                    if key not in self.host_announcer.seen:
+                        self.host_announcer.seen.add(key)
+                        self._say(f"待确认：{note.summary}（按 5 选中，F 确认）", "warning")
+        if self.side == "actions" or self.actions_pane.has_focus:
+            self.actions_pane.update_from()
+
+    def action_focus_actions(self) -> None:
+        """Show the actions pane on the side (``5``) and select in it; again: back to the feed."""
+        if self.actions_pane.has_focus:
+            self.feed.focus()
+            return
+        if self.side != "actions":
+            self.action_side("actions")
+        self.actions_pane.update_from(force=True)
+        self.actions_pane.focus()
+
+    def _act(self, verb: str, fn: Callable[[str], object]) -> None:
+        """Run ``fn`` on the selected action; a refused key says why (plain text)."""
+        self.actions_pane.update_from(force=True)
+        row = self.actions_pane.selected
+        if row is None or self.session.actions is None:
+            self._say("没有动作")
+            return
+        try:
+            fn(row.action_id)
+        except ActionError as exc:
+            self._say(f"{verb}不了：{exc}", "warning")
+            return
+        self._operator(f"action_{verb}", f"{row.action_id} {row.summary}")
+        self.actions_pane.update_from(force=True)
+
+    def action_act_fire(self) -> None:
+        """F / Enter: confirm a risky action that waits for it; otherwise fire the selected one now."""
+        system = self.session.actions
+        row = self.actions_pane.selected
+        if system is None or row is None:
+            self._say("没有动作")
+            return
+        board = system.board
+        if (row.needs_confirm and row.state == "awaiting_confirm") or row.state == "fired":
+            self._act("confirm", board.confirm)
+        else:
+            self._act("fire", board.fire_now)
+
+    def action_act_cancel(self) -> None:
+        if self.session.actions is not None:
+            self._act("cancel", self.session.actions.board.cancel)
+
+    def action_act_snooze(self) -> None:
+        if self.session.actions is not None:
+            self._act("snooze", partial(self.session.actions.board.snooze, seconds=60.0))
+
+    def action_act_done(self) -> None:
+        if self.session.actions is not None:
+            self._act("done", partial(self.session.actions.board.done, ok=True))
+
+    def action_act_trigger(self) -> None:
+        """P: pick one of the prepared actions and fire it now (``trigger(name)``)."""
+        system = self.session.actions
+        if system is None or not system.board.config.prepared:
+            self._say("没有预设动作（config.yaml: actions.prepared）")
+            return
+        names = [(n, p.type) for n, p in system.board.config.prepared.items()]
+        self.push_screen(TriggerModal(names), self._act_trigger)
+
+    def _act_trigger(self, name: str | None) -> None:
+        system = self.session.actions
+        if name is None or system is None:
+            return
+        try:
+            action = system.board.trigger(name)
+        except (ActionError, ValueError) as exc:
+            self._say(f"「{name}」没有发出：{exc}", "warning")
+            return
+        self._operator("action_trigger", f"{name} → {action.action_id}")
+        self.actions_pane.select(action.action_id)
+        self.actions_pane.update_from(force=True)
+        self._say(f"已发起「{name}」（{action.state}）")
+
+    # -- end timed actions --
+
+    # -- traffic alerts (issue 5): the strip, the chart, the `!` key (console/ui/alerts.py, chart.py) --
+
+    def _dip_states(self) -> list[MetricState]:
+        monitor = self.session.dips
+        return monitor.states() if monitor is not None else []
+
+    def _dip_state(self, metric: MetricName) -> MetricState | None:
+        monitor = self.session.dips
+        return monitor.state(metric) if monitor is not None and metric in monitor.metrics else None
+
+    def _poll_alerts(self) -> None:
+        """Drain the alert notes into the board; redraw the strip, and the chart when it is on screen."""
+        if self.session.dips is not self._alert_monitor:  # a rehearsal seek built a new session
+            self._alert_monitor = self.session.dips
+            self.alert_board = AlertBoard()
+        sub = self._alert_sub
+        if sub is not None and len(sub):
+            fired = self.alert_board.add_all(sub.drain())
+            if fired and self.alerts_config.bell:
+                self.bell()
+        now = self._now()
+        self.alert_strip.update_from(self.alert_board, now, self._dip_state, self._alert_hint)
+        if self.side == "chart":
+            self.chart.update_from(self.engine.metrics, self.alert_board, self.show, time.monotonic())
+
+    def _alert_action_name(self, ep: Episode) -> str | None:
+        system = self.session.actions
+        if system is None:
+            return None
+        prepared = system.board.config.prepared
+        return action_for(ep.metric, ep.direction, self.alerts_config.actions, prepared)
+
+    def _alert_hint(self, ep: Episode) -> str:
+        """What ``!`` would do for the top alert (shown at the end of its row)."""
+        name = self._alert_action_name(ep)
+        return f"按 ! 发「{name}」" if name is not None else ""
+
+    def action_chart_metric(self, step: int) -> None:
+        """Show the previous/next metric in the chart (and the chart, if it is not on screen)."""
+        metric = self.chart.cycle(step)
+        if self.side != "chart":
+            self.action_side("chart")
+        self.chart.update_from(self.engine.metrics, self.alert_board, self.show, time.monotonic())
+        self._say(f"图表：{SHORT_LABELS.get(metric, metric)}")
+
+    def action_alert_action(self) -> None:
+        """Fire the prepared action for the top alert in progress (``alerts.actions`` or ``when.alert``)."""
+        ep = self.alert_board.top
+        if ep is None:
+            self._say("没有进行中的报警")
+            return
+        label = f"{SHORT_LABELS.get(ep.metric, ep.metric)}{'下跌' if ep.direction == 'dip' else '涨流'}"
+        system = self.session.actions
+        if system is None:
+            self._say("动作系统未启用，无法一键发动作", "warning")
+            return
+        name = self._alert_action_name(ep)
+        if name is None:
+            self._say(f"没有为「{label}」预设动作（config.yaml: alerts.actions）", "warning")
+            return
+        done = already_fired(system.board.actions.values(), name, ep.since)
+        if done is not None:
+            self._say(f"「{name}」已由报警自动发起（{done.state}）")
+            return
+        from console.core.actions import ActionError  # the action system's own errors
+
+        try:
+            action = system.board.trigger(name)
+        except (ActionError, ValueError) as exc:
+            self._say(f"「{name}」没有发出：{sanitize(str(exc), 120)}", "error")
+            return
+        self._operator("alert_action", f"{label} {signed_change(ep)} → {name}")
+        self._say(f"已发起「{name}」（{action.state}）")
+
+
+def signed_change(ep: Episode) -> str:
+    """An alert's change for the operator log (``−34%``)."""
+    return f"{ep.change:+.0%}".replace("-", "−")
+
+
+# -- end traffic alerts --
