@@ -312,7 +312,7 @@ def test_generalises_across_categories(text: str, intent: str) -> None:
         "两口子又吵架了",
         "今天还是那么困",
         "我家娃有没有机会上台",
-        "怎么换衣服了",
+        "主播怎么又换衣服了",
         "一起看电视吗",
     ],
 )
@@ -564,5 +564,6 @@ def test_eval_script_on_a_tiny_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert ev.main([str(f), "--errors"]) == 0
     out = capsys.readouterr().out
     assert "precision 1.000  recall 0.667" in out
+    assert "false-positive rate 0.000" in out
     assert "sure=y" in out
     assert "FN d" in out

@@ -214,7 +214,7 @@ _ADJ_CTX = "[冷热暖闷凉勒卡磨痒臭香浓淡吵响]"
 _CTX = "(会|不会|会不会|穿着|穿上|穿起来|用着|用起来|吃起来|闻起来|戴着|盖着|睡着)"
 # A-not-A of a property or ability: 显不显瘦, 浓不浓, 好不好用, 能不能穿
 _ANA_PROP = "|".join(f"{a}不{a}" for a in "显浓香甜辣透闷勒扎滑亮臭腥油腻脆嫩酥糯苦涩沙硌磨挤夹掉")
-_MODAL_TUI = "(能|可以|要|想|申请|怎么|给我|帮我|不给|不能|不)"
+_MODAL_TUI = "(能|可以|要|想|申请|怎么|咋|如何|给我|帮我|不给|不能|不)"
 _NOT_REFUND = "(网|团|票|出|下|散|缩|役|休|群|步|回)"
 _LINK = "(链接|连接|链结|连结|练接|炼接|联接|莲接|恋接|链jie|lj)"
 # the measurable: 腰围多少, 内径多大, 含绒量多少, 裤长是多少
@@ -339,7 +339,9 @@ _LEXICON: Final[list[Entry]] = [
         "支持主播|支持你|支持一下|支持支持|一直支持|永远支持|谢谢支持|感谢支持|支持国货|必须支持|都支持|支持一波",
         "上车了|上车上车|老司机|马上上车",
         "换(衣服|裤|鞋|发型|个发型|装|裤子)|我也想要|也想要|好想要|我也要|也想买|好想买|我也想买",
-        "多少粉|多少赞|多少票|多少岁|几年级|几个月了",
+        "多少粉|多少赞|多少票|多少岁|几个月了|你上几年级",
+        "稍等|我看一下|我看看|我找找|我查一下",
+        "有没有(一起|同样|和我一样|跟我一样)|抢到了|抢到没|抢到票",
         "还有没有人|有没有人|还有人|有人吗|有人没|密码|验证码|号码|二维码|电视剧|电影|综艺|动漫",
     ),
     # ---- negated requests, praise -------------------------------------------
@@ -358,11 +360,13 @@ _LEXICON: Final[list[Entry]] = [
         "到手多少|到手价多少|(能|可以|再|能不能)少(点|一点|些)",
         "(拍|买)(#|两|三|几)?(件|个|份|单)?多少|#(件|个|盒|瓶)多少|两件多少|一起多少",
         "是一(盒|瓶|箱|包|袋|斤|件|个|套)还是|价格包括|包括运费|含运费|含税",
-        "还贵|更贵|怎么涨|怎么又涨|买贵了|退差价|补差价|价格不一样",
+        "还贵|更贵|怎么涨|怎么又涨|买贵了|退差价|补差价|价格不一样|的价和|价一样|同价|一个价|价格一样",
+        "(再|能|可以)?让(点|一点|些|利)|再让|收费吗",
     ),
     _t(
         ("价格", "price", S, 0),
         "这个价|那个价|少点|少一点|抹零|零头|批发价|团购价|差价|保价|价保",
+        "加钱|要加钱|另外加钱|额外收费|另收|另外收|要收费",
         "专属价|粉丝价|新人价|秒杀价|福利价|分期|花呗|白条|免息|信用卡",
     ),
     _t(("价格", "price", W, 0), "到手|一起拍|一起买|旗舰店|超市|别家|同款|实体店|又涨|涨了"),
@@ -375,7 +379,7 @@ _LEXICON: Final[list[Entry]] = [
     ),
     _t(
         ("太贵", "price", S, SOLO | COMPLAINT),
-        "太贵|好贵|更贵|贵了|这么贵|那么贵|有点贵|真贵|贵死|贵吗|贵啊",
+        "太贵|好贵|更贵|贵了|这么贵|那么贵|有点贵|小贵|真贵|贵死|贵吗|贵啊",
         "涨价|不划算|没减",
     ),
     _t(("价格", "price", W, 0), "#(元|块|rmb)|¥#|(只需|只要|仅需|到手)#"),
@@ -403,7 +407,7 @@ _LEXICON: Final[list[Entry]] = [
     ),
     _t(
         ("福袋", "promo", S, Q),
-        "福袋(在哪|什么时候|啥时候|几点|还有|怎么|是什么|里有什么|有什么)",
+        "福袋(在哪|什么时候|啥时候|几点|还有|怎么|是什么|里有什么|有什么|里面|里)",
         "(发|来|开)(个|一个|一波)?福袋|(今天|明天|马上)(能|可以)?发福袋",
     ),
     _t(
@@ -431,19 +435,21 @@ _LEXICON: Final[list[Entry]] = [
         "还有吗|还有没有|有货吗|有现货吗|还上吗|还会上|还会再上|还有没|还有多少(单|件|套|双|库存|货)|"
         "(还)?剩(多少|几)(单|件|套|双|个)|还有几(单|件|套|双)",
         "(什么|啥)时候(才)?(有|上|补|到货|返场)|几点(上|开抢|开卖|开拍|上架|上链接)",
-        "(什么|啥)时候开(抢|卖|始卖)|(会|能)补(货|吗)|还补吗|还会补",
+        "(什么|啥)时候开(抢|卖|始卖)|(会|能)补(货|吗)|还补吗|还会补|上新|出新款|有新款|新品",
+        "再来一(单|波|批|轮)|再上一(波|批|点|些)|加一单|补一单|(加|多上|再上)(点|一点|些)库存|多放点",
     ),
     _t(
         ("库存", "link_stock", S, 0),
         "库存|有货|没货|现货|缺货|补货|备货|断货|卖完|抢完|售罄|无货",
         "上架|下架|限购|失效|还有货|有没有货|还能买|返场|再上|找不到|搜不到|没找到",
+        "显示无货|显示缺货|显示售罄|显示已售罄|库存不足|显示没货|"
         "抢光|已抢光|还能拍|帮我留|给我留|留一(件|个|双|套|份)|(没有|没)(我的|我要的)(码|尺码|颜色)|我的码|"
         "拍不了|买不了|下不了单|付不了款|加不了购|抢不到|秒没|不能购买|无法购买|不支持销售|拍不到|加购",
     ),
     _t(
         ("讲解", "link_stock", W, 0),
         "讲一下|讲讲|讲解|介绍一下|介绍下|过一下|讲下",
-        "试穿一下|试一下|上身看看|上身试试|试穿",
+        "试穿一下|试一下|上身看看|上身试试|试穿|再给看看|给看看|给我们看看|再展示",
     ),
     _t(("讲解", "link_stock", VW, WEAK), _NUM + "号"),
     _t(("讲解", "link_stock", S, 0), _NUM + "号(宝贝|商品|产品)"),
@@ -516,6 +522,12 @@ _LEXICON: Final[list[Entry]] = [
         "拼音|注音|彩图|插图|纸张|印刷|字体|页数|几本|全套|音频|最新版|中英|双语",
         "证书|鉴定|检测报告|检测|质检|发黑|调节|活口|延长链",
         "能效|跑多远|能跑多|什么馅|啥馅|馅料|几种馅|保冷|保鲜|刻字|定制|印字|印logo",
+        "种水|水头|冰种|糯种|有棉|纹裂|圈口|手围|[abc]货|天然翡翠|包含|包括|含不含|包不包|国标|新国标|标准|"
+        "添加|零基础|学得会|能学会|好学|难学|几年的|年份|礼盒装|礼品装|袋装|罐装|瓶装|桶装|箱装|"
+        "哪里生产|在哪生产|哪生产|哪产|什么地方产|通用|互通|假一赔|假一罚|保真|包真|正品保证|"
+        "中文说明|中文版|中文界面|有中文|(这|那)(件|款|个|条|双|套|种)叫(什么|啥)",
+        "(能|可以|能不能|可不可以)调(节|长短|大小|松紧|高低|角度)?|无香|无香型|无味|无香精|什么茶|啥茶|"
+        "帮我选|帮忙选|帮我挑|帮忙挑|推荐一个|推荐一款",
         "谷物|无谷|适口性|肉含量|主食罐|零食罐|幼猫|成猫|幼犬|成犬|大型犬|小型犬",
         "新米|明前|雨前|现做|现摘|现杀|现炒|现烤|手工|纯手工|散养|野生|养殖|有机食品|有机的|是有机|无添加|独立包装|"
         "散装|盒装|"
@@ -531,7 +543,8 @@ _LEXICON: Final[list[Entry]] = [
         # evaluative properties: a question about them is a spec question, a
         # statement of them is praise (质量不错, 好用)
         ("质量", "spec", S, ADJ),
-        "好用|好吃|好穿|耐用|实用|结实|牢固|起球|起毛|掉色|褪色|缩水|透气|保暖|防水|防滑|防晒指数",
+        "好用|好吃|好穿|好洗|好打理|好清洗|好清理|难洗|难打理|好收纳|好安装|好组装|好拆|好养|好种|好剥|"
+        "耐用|实用|结实|牢固|起球|起毛|掉色|褪色|缩水|透气|保暖|防水|防滑|防晒指数",
         "显瘦|显胖|显白|显黑|显高|显矮|显腿长|遮肉|遮胯|显壮|宽松|弹力|弹性|加绒|加厚|舒服|扎人|闷脚|磨脚",
         "夹脚|挤脚|打脚|硌脚|掉跟|变形|起皱|透光|遮光|隔热|隔音|防霉|防潮|防蛀|甲醛|异味|塑料味|锋利",
         "新鲜|控油|保湿|补水|美白|提亮|祛痘|淡斑|祛斑|抗老|抗衰|去屑|防脱|止痒|持妆|定妆|卡粉|浮粉|搓泥",
@@ -565,6 +578,10 @@ _LEXICON: Final[list[Entry]] = [
         "#(cm|厘米|公分|kg|公斤|斤|ml|mm|毫米|升|l|g|克|寸|瓦|w|mah|毫安)",
     ),
     _t(("质量", "spec", W, 0), "屏幕|屏幕多大"),
+    _t(
+        ("口味", "spec", W, 0),
+        "原味|香辣|麻辣|五香|蒜香|酱香|奶香|咸蛋黄|抹茶|芝士|黑椒|孜然|椒盐|甜辣|微辣|中辣|特辣|不辣|无辣",
+    ),
     _t(("质量", "spec", VW, WEAK), "热不热|冷不冷|凉不凉|暖不暖|暖和吗|烫不烫|冰不冰"),
     _t(("颜色", "spec", VW, WEAK), "颜色|[白黑红蓝绿粉紫灰黄棕咖卡米杏藏]色|纯白|花色|图案"),
     _t(("包装", "spec", VW, WEAK), "包装|盒子|带盖|带盖子|盖子"),
@@ -597,6 +614,8 @@ _LEXICON: Final[list[Entry]] = [
         "怎么换(电池|滤芯|刷头|表带|芯|头|壳|膜|砂|水|内胆|灯泡)",
         "(需要|要不要|用不用|要)(洗茶|醒茶|醒|浸泡|焯水|解冻|充电|激活|开光|磨合|预热|开锅|泡开)",
         "第一次(泡|用|洗|穿|喝|吃|充电|使用|开)",
+        "预约|要排队|需要排队|排队吗|人多吗|能带(小孩|孩子|宠物|狗|老人)|换粮|过渡|看得懂|能看懂|听得懂|"
+        "几年级(看|用|读|学|能|适合|合适)",
         "(需要|要|用不用|要不要)(工具|另外买|另外配|单独买|自己买|打孔|钻孔|电池)",
     ),
     _t(
@@ -621,6 +640,7 @@ _LEXICON: Final[list[Entry]] = [
         "发什么|发哪|(什么|啥|神马)时候?(能|可以)?(发|寄)|啥时发|几时发|时候发火",
         "几号(能)?(发|到)|几天(能)?(发|到)|多久(能)?(发|到|收)",
         "(能|可以)(今天)?发(货)?吗|发货了吗|发了吗|发了没|寄了吗|发不发|寄不寄|能寄吗|能发吗",
+        "(当天|当日|次日|隔天|今天|明天)(能|可以)?发(吗|不|货吗)|(能|可以)(当天|当日|次日|隔天)发",
     ),
     _t(("发货", "shipping", W, 0), "来得及|赶得上|赶不上|着急用|急用|等着用|上门"),
     _t(
@@ -633,13 +653,20 @@ _LEXICON: Final[list[Entry]] = [
         ("到货", "shipping", S, SOLO | COMPLAINT),
         "还没到|还没发|还没寄|没发货|没收到|收不到|还不发|还不到|没动静|没物流|没有物流",
         "显示派送|丢件|丢了|被别人签|别人签|被签收|被人拿|没有我的件|没我的件|找不到我的|拦截|被退回",
-        "没更新|不更新|没动|不动了|一直不动|卡住|滞留|拒收|一直在中转|待揽收|待发货|显示异常|物流异常",
+        "没更新|不更新|没动|不动了|一直不动|滞留|拒收|一直在中转|待揽收|待发货|显示异常|物流异常",
         "改地址|改下地址|修改地址|换地址|地址改|忘改|备注地址|地址填错|地址写错|地址错了|改(个|一下)?收货",
         "改(个|一下)?电话|改成公司|改(个|一下)?收件|催(一下|下)?(发货|快递|物流|单)|催发货|催一下",
         "送错|送到别人|送到隔壁|投错|放错|寄丢|送到邻居|送到别的|查不到|查不了|查询不到",
+        "找不到地址|找不到人|送不到|不到我们|我们这不到|这边不到|不派送|不配送|自己去拿|自己去取|让我自己拿",
     ),
-    _t(("到货", "shipping", W, COMPLAINT), "打不通|联系不上|不接电话|不送上门|不送货"),
-    _t(("到货", "shipping", W, 0), "显示签收|已签收|派送了|放门口|门口|快递柜|丰巢|一直显示|异常"),
+    _t(
+        ("到货", "shipping", W, COMPLAINT),
+        "打不通|联系不上|不接电话|不送上门|不送货|没通知|不通知|没打电话|不打电话",
+    ),
+    _t(
+        ("到货", "shipping", W, 0),
+        "显示签收|已签收|派送了|放门口|门口|快递柜|丰巢|一直显示|异常|物流卡住|快递卡住|卡住不动|卡在",
+    ),
     # how long it has been: a complaint about whatever else the comment names
     _t(
         ("到货", "shipping", W, SOLO | COMPLAINT),
@@ -649,6 +676,7 @@ _LEXICON: Final[list[Entry]] = [
         ("快递", "shipping", S, 0),
         "快递|快第|快地|物流|单号|运单|包裹|站点|驿站|自提|自取",
         "时效|加急|偏远|港澳台|揽收|揽件|在途|中转|派件|快递员|配送|到付|货到付款|冷链|送货上门",
+        "仓库|贺卡|写卡片|留言卡|代写",
         "顺丰|圆通|中通|申通|韵达|百世|汇通|极兔|ems|邮政|德邦|京东快递|发京东|京东物流|天天快递",
     ),
     _t(
@@ -657,6 +685,7 @@ _LEXICON: Final[list[Entry]] = [
     ),
     _t(
         ("发货", "shipping", S, 0),
+        "哪里发货|从哪发|哪发货|发货地",
         "发货|发或|(今天|明天|后天|今日|马上)(能|可以)?发|寄|预售|现在拍",
         "(晚点|早点|先|一起|合并|分开|晚几天|过几天)(发|寄)|合并发货",
     ),
@@ -670,7 +699,7 @@ _LEXICON: Final[list[Entry]] = [
         _MODAL_TUI + "退",
         "(能|可以)换(吗|么|不)|能不能换(货|码|一个|个码|颜色)",
         "换个?(码|尺码|颜色)|包换|换个新|换新的|换一个新|给我换一个|重发|重新发|补一个|补给我|退差价",
-        "退货地址|寄回|退回去|退回来|退运费",
+        "退货地址|寄回|退回去|退回来|退运费|要专票|要发票|要开票|要收据",
     ),
     _t(("退换", "after_sales", W, 0), "换成|换小|换大"),
     _t(
@@ -684,6 +713,11 @@ _LEXICON: Final[list[Entry]] = [
         "(盒|箱|包装|快递|里面|东西)(子)?(都)?湿|(有股|一股)(味|怪|臭|霉|烟|塑料|酸|馊)|霉味|烟味|臭味|"
         "一只大一只小|一大一小|大小不一|一边没声|一边不响|只退了|退了一半|少退|多扣|扣了我|乱扣",
         "(味道|颜色|尺码|大小|数量|重量|型号|款式|图案|花色)(好像|有点|也)?不(太)?对",
+        "(关|拧|盖|扣|拉|合|插|装|塞|充|连|打|按|推|转|调|升|降|折|卷|收|拆|洗|擦|刷|穿|戴)不(严|紧|上|进|开|动|"
+        "掉|下去|干净|起来|出来|进去|了电)",
+        "(走时|测的|测得|显示|称的|量的|定位|计步|温度)(也|都)?不准|误差(很|太)?大|有缝|缝隙大|漏光|坏点|亮点|"
+        "蔫了|化了|染了|串色|把别的|夹生|糊了|哈喇|放久了|不新鲜|有个坑|有坑|一个坑|有头发|头发丝|虫子|一道裂|有裂纹|裂纹|掉涂层|涂层掉|"
+        "重复扣|扣了两次|多扣钱|扣钱了|钱扣了|付款失败|支付失败",
         "不好用|用不了|不能用|坏的|破的|有破|有坏|是旧的|收到旧的|使用痕迹|被用过|别人用过|被拆过|退回来的",
         "投诉|申诉|差评|骗子|骗人|欺骗|赔偿|客服(怎么|让|说|不|没)",
         "开胶|开线|脱线|掉漆|生锈|漏水|漏气|异味|色差|瑕疵|污渍|划痕|差好多|不一致",
@@ -703,22 +737,48 @@ _LEXICON: Final[list[Entry]] = [
 ]
 
 # Constructions that overlap terms, matched on the normalised text in a pass of
-# their own (real regexes; every start position is tried).
+# their own (real regexes). Each frame is tried only when its trigger is in the
+# text: one search for all the triggers tells which frames are worth a pass.
+Frame = tuple[str, str, str, float, int, str]  # label, pattern, intent, weight, flags, trigger
 _NOT_END = "[^,.!?，。]"
 # 还是 between two options (直筒还是阔腿), not the adverb (还是那么, 还是个, 还是不)
-_OR = "还是(?!个|那么|这么|很|挺|太|不|没|要|会|在|有|一样|老样子|算了|觉得|喜欢|想|得|比较|蛮|这样|那样|挺)"
-_FRAMES: Final[list[Entry]] = [
-    ("尺码", r"(?<![a-z])(?:x{0,4}[sml]|\d{2,3})码?还是(?:x{0,4}[sml]|\d{2,3})(?![a-z])", "spec", S, Q),
-    ("尺码", r"(?:身高|体重)\d*" + _NOT_END + r"{0,6}(?:穿|码)", "spec", S, 0),
-    ("尺码", "还有" + _NOT_END + "{0,4}(?:码|色|款)", "spec", S, 0),
-    ("数量", "[一每][箱盒包袋套件份]" + _NOT_END + "{0,3}几", "spec", W, 0),
-    ("款式", "没有" + _NOT_END + "{1,6}的(?:吗|嘛|么)", "spec", VW, WEAK),
-    ("款式", "(?:给我|要|来)" + _NOT_END + "{1,6}的吧", "spec", VW, WEAK),
-    ("质量", "(?:有|是)" + _NOT_END + "{0,4}的(?:吗|嘛|么)", "spec", HINT, WEAK),
+_OR = (
+    "还是(?!个|那么|这么|很|挺|太|不|没|要|会|在|有点|有些|一样|老样子|"
+    + "算了|觉得|喜欢|想|得|比较|蛮|这样|那样)"
+)
+_FRAMES: Final[list[Frame]] = [
+    (
+        "尺码",
+        r"(?<![a-z])(?:x{0,4}[sml]|\d{2,3})码?还是(?:x{0,4}[sml]|\d{2,3})(?![a-z])",
+        "spec",
+        S,
+        Q,
+        r"还是",
+    ),
+    ("尺码", r"(?:身高|体重)\d*" + _NOT_END + r"{0,6}(?:穿|码)", "spec", S, 0, r"身高|体重"),
+    ("尺码", "还有" + _NOT_END + "{0,4}(?:码|色|款)", "spec", S, 0, r"还有"),
+    ("数量", "[一每][箱盒包袋套件份]" + _NOT_END + "{0,3}几", "spec", W, 0, r"几"),
+    ("款式", "没有" + _NOT_END + "{1,6}的(?:吗|嘛|么)", "spec", VW, WEAK, r"没有"),
+    ("款式", "(?:给我|要|来)" + _NOT_END + "{1,6}的吧", "spec", VW, WEAK, r"的吧"),
+    ("质量", "(?:有|是)" + _NOT_END + "{0,4}的(?:吗|嘛|么)", "spec", HINT, WEAK, r"的[吗嘛么]"),
     # a choice between two variants: 是鸭绒还是鹅绒, 直筒还是阔腿的, 散装还是盒装
-    ("款式", r"是" + _NOT_END + r"{1,6}" + _OR + "|" + _NOT_END + _OR + _NOT_END + r"{1,6}的", "spec", W, 0),
-    ("款式", r"(?P<same>" + _NOT_END + r")" + _OR + _NOT_END + r"{0,4}(?P=same)(?![^,.!?])", "spec", W, 0),
-    ("品牌", r"是[a-z]{2,}的?(?:吗|嘛|么)", "spec", S, 0),
+    (
+        "款式",
+        r"是" + _NOT_END + r"{1,6}" + _OR + "|" + _NOT_END + _OR + _NOT_END + r"{1,6}的",
+        "spec",
+        W,
+        0,
+        r"还是",
+    ),
+    (
+        "款式",
+        r"(?P<same>" + _NOT_END + r")" + _OR + _NOT_END + r"{0,4}(?P=same)(?![^,.!?])",
+        "spec",
+        W,
+        0,
+        r"还是",
+    ),
+    ("品牌", r"是[a-z]{2,}的?(?:吗|嘛|么)", "spec", S, 0, r"是[a-z]"),
     # sizing from the body: 我160 110, 43的脚, 腰二尺四
     (
         "尺码",
@@ -726,8 +786,9 @@ _FRAMES: Final[list[Entry]] = [
         "spec",
         S,
         0,
+        r"\d\d",
     ),
-    ("福袋", "618|双11", "promo", VW, WEAK),
+    ("福袋", "618|双11", "promo", VW, WEAK, r"618|双11"),
     (
         "问题",
         "(?:用|(?:穿|戴|洗|吃|开|装|泡|充|放)了)"
@@ -739,6 +800,7 @@ _FRAMES: Final[list[Entry]] = [
         "after_sales",
         S,
         SOLO | COMPLAINT,
+        r"就",
     ),
     (
         "问题",
@@ -749,6 +811,16 @@ _FRAMES: Final[list[Entry]] = [
         "after_sales",
         S,
         SOLO | COMPLAINT,
+        r"收到|实物|到货|到手|到了|拿到",
+    ),
+    ("问题", r"买的是" + _NOT_END + r"{1,10}收到的?是", "after_sales", S, SOLO | COMPLAINT, r"买的是"),
+    (
+        "问题",
+        r"(?:实际|实物|称了|量了|到手)" + _NOT_END + r"{0,6}(?:才|只有|不到|少了)\d",
+        "after_sales",
+        S,
+        SOLO | COMPLAINT,
+        r"实际|实物|称了|量了|到手",
     ),
     (
         "问题",
@@ -758,6 +830,7 @@ _FRAMES: Final[list[Entry]] = [
         "after_sales",
         S,
         SOLO | COMPLAINT,
+        r"[跟和与]",
     ),
 ]
 
@@ -942,73 +1015,109 @@ def _compiled() -> Lexicon:
     return _COMPILED[0]
 
 
-def _compile_frames(
-    entries: Iterable[Entry],
-) -> tuple[re.Pattern[str], list[Meta]]:
-    parts: list[str] = []
-    meta: list[Meta] = []
-    for i, (label, pattern, intent, weight, flags) in enumerate(entries):
-        parts.append(f"(?=(?P<f{i}>{pattern}))")
-        meta.append((label, intent, weight, flags))
-    return re.compile("|".join(parts)), meta
+class _Frames:
+    """The frames, and one regex over their triggers that tells which to try."""
+
+    __slots__ = ("_by_trigger", "_frames", "_gate")
+
+    def __init__(self, entries: Iterable[Frame]) -> None:
+        self._frames: list[tuple[re.Pattern[str], Meta]] = []
+        triggers: dict[str, list[int]] = {}
+        for i, (label, pattern, intent, weight, flags, trigger) in enumerate(entries):
+            self._frames.append((re.compile(pattern), (label, intent, weight, flags)))
+            triggers.setdefault(trigger, []).append(i)
+        self._by_trigger = {f"t{j}": tuple(frames) for j, frames in enumerate(triggers.values())}
+        self._gate = re.compile("|".join(f"(?P<t{j}>{trigger})" for j, trigger in enumerate(triggers)))
+
+    def find(self, text: str) -> list[tuple[str, Meta]]:
+        """Every frame's matches in ``text``, frame by frame."""
+        todo: set[int] = set()
+        for m in self._gate.finditer(text):
+            group = m.lastgroup
+            if group is not None:
+                todo.update(self._by_trigger[group])
+        out: list[tuple[str, Meta]] = []
+        for i in sorted(todo):
+            pattern, meta = self._frames[i]
+            out.extend((m.group(), meta) for m in pattern.finditer(text))
+        return out
 
 
 # Questions: clause-final particles are checked separately.
 _QWORDS: Final = re.compile(
     r"多少|(?<![好前这那十])几(?![十百千万乎])|什么(?!都)|神马|(?<!没)啥(?!都)|怎么(?!也|都)|肿么|咋|哪|如何|谁|"
     r"多[久大长高重厚宽粗深远]|能不能|可不可以|行不行|好不好|有没有|有木有|木有|是不是|会不会|要不要|"
-    r"是否|能否|为啥|怎样|请问|问一下|问下|想问|是吗|对吗|是嘛|对吧|是吧|是指|意思|不是有|吗|"
+    r"是否|能否|为啥|干嘛|干啥|怎样|请问|问一下|问下|想问|是吗|对吗|是嘛|对吧|是吧|是指|意思|不是有|吗|"
     r"(.)[不没]\1"
 )
 _REQUEST: Final = re.compile(
     r"求|想要|我要|要个|要一|还要|(?:给|帮)我(?!妹|妈|爸|哥|姐|弟|老公|老婆|女儿|儿子|[^,]{0,2}了)|帮忙|"
     r"麻烦(?:你|您|帮|给|亲|一下|下|看|查|处理|改|发|尽快|快|备注)|记得|希望|安排|上个|上一下|快上|赶紧|来个|来一|"
     r"发个|发一下|发下|给个|给一|给大家|能不能|(?<!申)请(?!问)|备注|申请(?!了)|处理|讲一下|讲讲|介绍一下|试一下|试穿|"
-    r"展示|看下|看一下|看看|催|补发|重发|可否|能否"
+    r"展示|看下|看一下|看看|催|补发|重发|可否|能否|讲下|说下|说一下|讲一讲|介绍介绍|发我|发给我|告诉我"
 )
 _COMPLAIN: Final = re.compile(
     r"还没|怎么还|太慢|这么慢|好慢|超慢|慢死|这么久|那么久|等了|骗|坑|差评|投诉|失望|醉了|到底|搞什么|"
     r"怎么回事|什么情况|不提醒|不回|没人回|[\d一二两三四五六七八九十几半]+天了|一直|老是|总是|到现在|"
-    r"为什么还|为啥还|凭什么|说好|答应|承诺"
+    r"为什么还|为啥还|凭什么|说好|答应|承诺|天才|才到|才送到|才发|又和上次|又是这样|反复"
 )
 # Negative context: platform chit-chat (gifts, ranks, levels, age, weather)
 # that borrows commerce words, and banter with the host as the merchandise or
 # the viewer buying the host's things.
-_NEG: Final = re.compile(
-    r"抖币|音浪|钻石|礼物|打赏|火箭|嘉年华|小心心|灯牌|亲密度|会员|榜|[\d一二两三四五六七八九十]+级(?!能效|能耗|防水|果|品|棉|茶)|升级|"
-    r"未成年|充值|封号|限流|连麦|pk|(?<![发开专普])票|唱歌|唱首|唱一首|点歌|守护|粉丝团|舰长|贵族|弹幕|禁言|房管|"
-    r"回放|美颜|滤镜|开播|下播|直播间(?:卡|黑)|卡了|卡成|黑屏|掉线|闪退|发不了|听不到|听不见|听不清(?!吗)|"
-    r"天气|气温|下雨|下雪|(?:那边|那里|你们那)(?:热|冷|凉)|"
-    r"(?:你|主播|美女|小朋友|爷爷|奶奶|宝宝|老婆)多大|多大了|多大啦|几岁了|多少岁|年龄|年纪|"
-    r"(?:你|主播|美女|姐姐)的?(?:身高|体重)|"
-    r"(?:把|挂)(?:这个|那个)?(?:美女|主播|你|姐姐|小姐姐|老婆|老公|自己|他|她)|"
-    r"(?<![这那])(?:主播|美女|老婆|老公|你)(?:本人)?(?:多少钱|怎么卖|卖吗|卖不卖)|主播多少钱|"
-    r"(?:把|要把)(?:主播|你)买|"
-    r"你(?:要|想|也|会|去|还|可以|能)?买|你(?:身高|体重)|我的钱|(?:借|给)(?:我)?(?:点)?钱|"
-    r"房价|房子|油价|金价|工资(?:多少|高|低)|多少工资|一平|寄给你|给你寄|寄你的|送你的|给你买的|给主播(?:寄|买|送)|脑子|脑袋|记性|福利姬|录播|(?:wifi|网络|网|信号)(?:连不上|不好|卡|断|差)|"
-    r"直播间(?:打不开|进不去|卡|黑|闪|没声)|(?<!防水|能效)(?:多少|几)级|级别|谁送|"
-    r"(?:谢谢|感谢)[^,]{0,6}的(?:墨镜|啤酒|玫瑰|跑车|火箭|小心心|嘉年华|花)|"
-    r"卖(?:了)?多少(?:单|件|个|钱了)|(?:一天|一个月|一年)(?:能)?(?:卖|发|赚)|发多少快递|赚多少|收入|"
-    r"(?:今天|外面|现在|那边|你们那)[^,]{0,2}(?:多少度|几度)"
+_NEG_WORDS: Final = (
+    "抖币|音浪|钻石|礼物|打赏|火箭|嘉年华|小心心|灯牌|亲密度|会员|榜|升级|未成年|充值|封号|限流|连麦|pk|"
+    "人气票|投票|打票|刷票|上票|票数|总票|多少票|票了|唱歌|唱首|唱一首|点歌|守护|舰长|贵族|弹幕|禁言|房管|"
+    "回放|美颜|滤镜|开播|下播|卡了|卡成|黑屏|掉线|闪退|发不了|听不到|听不见|"
+    "直播间(卡|黑|闪|没声|打不开|进不去)|(wifi|网络|网|信号)(连不上|不好|卡|断|差)|"
+    "天气|气温|下雨|下雪|(那边|那里|你们那)(热|冷|凉)|"
+    "多大了|多大啦|几岁了|多少岁|年龄|年纪|(你|主播|美女|姐姐)的?(身高|体重)|"
+    "播多久|播到几点|播几个小时|级别|谁送|"
+    "(把|挂)(这个|那个)?(美女|主播|你|姐姐|小姐姐|老婆|老公|自己|他|她)|主播多少钱|(把|要把)(主播|你)买|"
+    "你(要|想|也|会|去|还|可以|能)?买|我的钱|(借|给)(我)?(点)?钱|福利姬|没(多少)|"
+    "房租|房价|房子|油价|金价|工资(多少|高|低)|多少工资|一平|菜市场|菜价|"
+    "(花了|花)多少钱|多少钱买的|买的多少钱|(主播|你)的?(背景|装修|沙发|家具|房子|车)|"
+    "寄给你|给你寄|寄你的|送你的|给你买的|给主播(寄|买|送)|脑子|脑袋|记性|"
+    "卖(了)?多少(单|件|个|钱了)|(一天|一个月|一年)(能)?(卖|发|赚)|发多少快递|赚多少|收入|"
+    # the viewer's own day, gifts between people, the stream itself
+    "打卡|第几天|几天假|明信片|新鲜感|你猜|谁懂|断了一下|卡了一下|画面|"
+    "(男朋友|女朋友|老公|老婆|闺蜜|朋友|妈妈|爸爸|我妈|我爸)送的"
+)
+_NEG: Final = (
+    trie_regex(expand(_NEG_WORDS)),
+    re.compile(
+        r"[\d一二两三四五六七八九十]+级(?!能效|能耗|防水|果|品|棉|茶)|(?<!防水|能效)(?:多少|几)级|"
+        r"[\d一二两三四五六七八九十百千万几]+票|听不清(?!吗)|"
+        r"(?:你|主播|美女|小朋友|爷爷|奶奶|宝宝|老婆)[^,]{0,2}多大|"
+        r"(?<![这那])(?:主播|美女|老婆|老公|你)(?:本人)?(?:多少钱|怎么卖|卖吗|卖不卖)|"
+        r"(?:谢谢|感谢)[^,]{0,6}的(?:墨镜|啤酒|玫瑰|跑车|火箭|小心心|嘉年华|花)|"
+        r"(?:今天|外面|现在|那边|你们那)[^,]{0,2}(?:多少度|几度)|"
+        r"(?:看|蹲|追|关注)了[\d一二两三四五六七八九十几]+天"
+    ),
 )
 # Questions about the host's (or a viewer's) own life, body and habits: they
 # use 多高/什么品种/穿多大 too, but nobody sells the answer.
 _PERSONAL: Final = re.compile(
     r"(?:你(?!们)|主播)[^,]{0,3}(?:男朋友|女朋友|对象|老公|老婆|孩子|儿子|女儿|宝宝|闺女|爸|妈|哥|姐|弟|"
-    r"妹|家人|猫|狗|头发|眉毛|牙|眼睛|脸|皮肤|身材|腿|脚|手上|腰|个子|嗓子|名字|生日|星座|老家|房子|车|工资|收入|"
+    r"妹|家人|猫|狗|头发|眉毛|牙|眼睛|脸|皮肤|身材|腿|脚|腰|个子|嗓子|名字|生日|星座|老家|房子|车|工资|收入|"
     r"发型|指甲)|"
     r"(?:你(?!们)|主播|姐姐|哥哥|老师|美女|帅哥)(?:平时|自己|本人|最近|今天|昨天|现在|刚才|刚刚|还|也|都|又|"
-    r"经常|一般|每天|一天|不|没)?(?:会不会|能不能|想|要不要|喜欢|爱|在|去|是不是|是|吃|喝|睡|住|读|学|结婚|"
-    r"谈|打算|几岁|为什么|为啥|多高|多重|多少斤|几斤|平时|来得及|来|穿|戴|用的|用什么|用过|买过|化妆|做的)"
+    r"经常|一般|每天|一天|不|没|要|会|能|直播){0,2}(?:会不会|能不能|想|要不要|喜欢|爱|在|去|是不是|是|吃|喝|睡|住|读|学|结婚|"
+    r"谈|打算|几岁|为什么|为啥|多高|多重|多少斤|几斤|平时|来得及|来|穿|戴|用的|用什么|用过|买过|化妆|做的|直播|播|"
+    r"减肥|身上的)|"
+    r"你[^,]{1,4}了(?:吗|没|么)|你[^,]{0,6}怎么[^,]{1,2}的"
 )
 # Closing a conversation: thanks, ok, solved. Said without a question, the
 # commerce words in it (退款收到了, 已签收) need no answer.
+# someone addressed: the host, a viewer, the shop (what _PERSONAL, _YOU and _SHOP_YOU look for)
+_ADDRESS: Final = re.compile(r"[你您]|主播|姐|哥|老师|美女|帅")
+_ELSEWHERE: Final = re.compile(r"别家|别的店|其他店|别人家的|别的地方买|在别处")
 _YOU: Final = re.compile(r"你(?!们|家|这|那)|主播")
 _SHOP_YOU: Final = re.compile(
-    r"你们|[你您]家(?!的?(?:狗|猫|孩子|宝宝|儿子|女儿|老公|老婆|人|里|住|在|那边|装修))|你这(?!么|样)|你那(?:个|款|件|种)"
+    r"(?:你们家?|[你您]家)(?!的?(?:狗|猫|孩子|宝宝|儿子|女儿|老公|老婆|人|里|住|在|那边|装修))|你这(?!么|样)|"
+    r"你那(?:个|款|件|种)"
 )
 _CLOSURE: Final = re.compile(
-    r"谢谢|感谢|多谢|辛苦|麻烦你了|麻烦了|好的|好滴|好嘞|好吧|嗯嗯|哦哦|知道了|明白了|没事了|不用了|"
+    r"谢谢|感谢|多谢|辛苦|麻烦你了|麻烦了|(?:^|[,.!?])(?:好的|好滴|好嘞|好吧|嗯嗯|哦哦|ok)|知道了|明白了|没事了|不用了|"
     r"解决了|好评|点赞|收到了|改好了|已经好了|那行|行吧"
 )
 # Having bought it before, or praising it: a statement, even with a "?".
@@ -1038,13 +1147,11 @@ _SELLER: Final = frozenset({"price", "promo", "link_stock", "shipping", "after_s
 _END_STRONG: Final = frozenset("吗么?")
 _END_MID: Final = frozenset("不没嘛")
 _NOT_MA: Final = ("什么", "怎么", "这么", "那么", "多么", "要么", "干么")
-# Frames are only worth a pass when one of these is in the text.
+
+# a choice between options (直筒还是阔腿), for the question strength
 _CHOICE: Final = re.compile(_OR)
 # what the frames may find in a comment without any term: a choice, a brand
 _SLOW: Final = re.compile(r"还是|是[a-z]{2,}")
-_FRAME_GATE: Final = re.compile(
-    r"还|身高|体重|几|的[吗嘛么吧]|618|双11|不[一对符同]|就|\d\d|收到|实物|到货|到手|差|[跟和与]"
-)
 
 
 def _question_strength(norm: str) -> tuple[float, bool]:
@@ -1163,7 +1270,7 @@ class QuestionScorer:
                     extra.setdefault(_DIGITS.sub("#", w), ("商品", "spec", W, WEAK))
         if extra:
             self._lex = self._lex.extended(extra)
-        self._frames, self._frame_meta = _compile_frames(_FRAMES)
+        self._frames = _Frames(_FRAMES)
         self._product_re: dict[str, re.Pattern[str]] = {}
         for pid, words in config.product_keywords.items():
             norm_words = sorted({normalize(w) for w in words} - {""}, key=len, reverse=True)
@@ -1176,14 +1283,16 @@ class QuestionScorer:
         """Flag, intent and text score of one comment. Never looks at context."""
         norm = _prep(text)
         lex = self._lex
-        found = lex.scan(_digit_key(norm))
+        keyed = _digit_key(norm)
+        found = lex.scan(keyed)
         if not found and _SLOW.search(norm) is None:
             # the fast path: no commerce term at all
             return Analysis(False, None, 0.0, (), norm) if norm else _NOTHING
         collapsed = _REPEAT.sub(r"\1", norm)
         if collapsed != norm:
             norm = collapsed
-            found = lex.scan(_digit_key(norm))
+            keyed = _digit_key(norm)
+            found = lex.scan(keyed)
         table = lex.table
         weights: dict[str, float] = {}
         last_pos: dict[str, int] = {}
@@ -1197,12 +1306,7 @@ class QuestionScorer:
         covered = n_terms = 0
         kill = 0.0
         matches: list[tuple[str, Meta]] = [(t, table[t]) for t in dict.fromkeys(found)]
-        if _FRAME_GATE.search(norm) is not None:
-            frame_meta = self._frame_meta
-            for m in self._frames.finditer(norm):
-                group = m.lastgroup
-                if group is not None:
-                    matches.append((m.group(group), frame_meta[int(group[1:])]))
+        matches.extend(self._frames.find(norm))
         if "钱" in norm or "价" in norm:
             # 5号多少钱: a longer term may have taken 多少 before 钱
             pm = _PRICE_Q.search(norm)
@@ -1264,12 +1368,14 @@ class QuestionScorer:
             ask, explicit = 1.0, True
         elif "?" in qtext:
             ask = 1.0
-        if (intent not in named and (ask < 0.8 or not explicit)) or (
-            not explicit and (_PRAISE.search(norm) is not None or _EXPERIENCE.search(norm) is not None)
-        ):
+        praise = experience = False
+        if not explicit:
+            praise = _PRAISE.search(norm) is not None
+            experience = _EXPERIENCE.search(norm) is not None
+        if (intent not in named and (ask < 0.8 or not explicit)) or praise or experience:
             # 买过 质量不错?? is praise, not a question; 耳机?? / 买个新耳机吧 name a product, ask nothing
             ask = 0.0
-        if ask < 0.9 and _REQUEST.search(qtext) is not None:
+        if ask < 0.9 and not praise and _REQUEST.search(qtext) is not None:
             ask = 0.9
         if ask < 0.8 and intent in _COMPLAINABLE and (complains or _COMPLAIN.search(norm) is not None):
             ask = 0.8
@@ -1285,23 +1391,27 @@ class QuestionScorer:
             raw += 0.05
         if kill:
             raw += 0.3 * kill
-        if _NEG.search(norm) is not None:
+        if _NEG[0].search(norm) is not None or _NEG[1].search(norm) is not None:
             raw -= 0.6
-        elif _ITEM_ID.search(norm) is not None:
+        elif keyed is not norm and _ITEM_ID.search(norm) is not None:
             raw += 0.05
-        if _SHOP_YOU.search(norm) is None:  # 你这拖鞋, 你们家: "you" is the shop
+        if (
+            _ADDRESS.search(norm) is not None and _SHOP_YOU.search(norm) is None
+        ):  # 你这拖鞋: "you" is the shop
             about_goods = intent in _SELLER and (strongest[intent] >= S or complains)
             if not about_goods and _PERSONAL.search(norm) is not None:
                 raw -= 0.45  # 你多高啊, 你的狗是什么品种: the host's life, not the goods
             elif intent not in named and _YOU.search(norm) is not None:
                 raw -= 0.45  # 你囤了几箱橙子: a product named in a question to the host
+        if intent == "after_sales" and _ELSEWHERE.search(norm) is not None:
+            raw -= 0.45  # 在别家买的锅坏了: another shop's problem
         if ask < 0.8 and _CLOSURE.search(norm) is not None:
             raw -= 0.3  # 退款收到了谢谢
         if not explicit and ask < 0.8:
             if intent in _DONE_INTENTS and _DONE.search(norm) is not None:
                 raw -= 0.25  # 链接我已经分享给我妹了
-            if _EXPERIENCE.search(norm) is not None:
-                raw -= 0.3  # 买过 质量不错
+            if intent not in _COMPLAINABLE and experience:
+                raw -= 0.3  # 买过 质量不错 (in shop chat 上次 often opens a complaint)
         score = round(min(1.0, max(0.0, raw)), 3)
         return Analysis(score >= self.threshold, intent, score, tuple(labels[intent][:3]), norm)
 
