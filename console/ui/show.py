@@ -179,7 +179,37 @@ def status_key(tracker: ShowTracker, st: ShowStatus) -> tuple[object, ...]:
     )
 
 
-class ShowBar(Widget):
+class _ShowReading(Widget):
+    """A view of the show tracker that redraws only when what it shows changed."""
+
+    def __init__(self, tracker: ShowTracker | None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.tracker = tracker
+        self.display = tracker is not None
+        self.status: ShowStatus | None = None
+        self._key: tuple[object, ...] | None = None
+
+    def _size_key(self) -> object:
+        """What of the widget's size changes its rendering (the one-line bar: only the width)."""
+        return self.size
+
+    def update_from(self, now: float) -> bool:
+        """Take a reading at show-clock time ``now``; refresh only when a shown second,
+        segment, hold, skip or the widget's size changed."""
+        tracker = self.tracker
+        if tracker is None:
+            return False
+        st = tracker.status(now)
+        key = (status_key(tracker, st), self._size_key())
+        if key == self._key:
+            return False
+        self._key = key
+        self.status = st
+        self.refresh()
+        return True
+
+
+class ShowBar(_ShowReading):
     """One line at the top: the segment on air, its time left, drift and the next cue.
 
     What a 场控 must see at a glance whichever panel is open.
@@ -192,26 +222,8 @@ class ShowBar(Widget):
     }
     """
 
-    def __init__(self, tracker: ShowTracker | None, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.tracker = tracker
-        self.display = tracker is not None
-        self.status: ShowStatus | None = None
-        self._key: tuple[object, ...] | None = None
-
-    def update_from(self, now: float) -> bool:
-        """Take a reading at show-clock time ``now``; refresh only when what is shown changed."""
-        tracker = self.tracker
-        if tracker is None:
-            return False
-        st = tracker.status(now)
-        key = (status_key(tracker, st), self.size.width)
-        if key == self._key:
-            return False
-        self._key = key
-        self.status = st
-        self.refresh()
-        return True
+    def _size_key(self) -> object:
+        return self.size.width
 
     def render(self) -> Content:
         tracker, st = self.tracker, self.status
@@ -267,7 +279,7 @@ class ShowBar(Widget):
         return line.truncate(self.size.width, ellipsis=True, pad=True)
 
 
-class TimelinePane(Widget):
+class TimelinePane(_ShowReading):
     """The run-of-show: every segment, planned against actual, the current one with its progress.
 
     Rows: a mark (``▶`` on air, ``✓`` done, ``»`` to be skipped), the number
@@ -280,11 +292,7 @@ class TimelinePane(Widget):
     BORDER_TITLE = "节目"
 
     def __init__(self, tracker: ShowTracker | None, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.tracker = tracker
-        self.display = tracker is not None
-        self.status: ShowStatus | None = None
-        self._key: tuple[object, ...] | None = None
+        super().__init__(tracker, id=id)
         if tracker is not None:
             self.border_title = Content.assemble(("节目 ", "bold"), sanitize(tracker.script.title, 40))
 
@@ -294,19 +302,8 @@ class TimelinePane(Widget):
             return 0
         return 3 + len(self.tracker.script.segments)
 
-    def update_from(self, now: float) -> bool:
-        """Take a reading; refresh only when a shown second, segment, hold or skip changed."""
-        tracker = self.tracker
-        if tracker is None:
-            return False
-        st = tracker.status(now)
-        key = (status_key(tracker, st), self.size)
-        if key == self._key:
-            return False
-        self._key = key
-        self.status = st
-        self.refresh()
-        return True
+    def _size_key(self) -> object:
+        return self.size
 
     def render(self) -> Content:
         tracker, st = self.tracker, self.status
