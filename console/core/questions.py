@@ -778,7 +778,7 @@ _FRAMES: Final[list[Frame]] = [
         0,
         r"还是",
     ),
-    ("品牌", r"是[a-z]{2,}的?(?:吗|嘛|么)", "spec", S, 0, r"是[a-z]"),
+    ("品牌", r"是[a-z]{2,}的?(?:吗|嘛|么)", "spec", S, 0, "是[abcdefghijklmnopqrstuvwxyz]"),
     # sizing from the body: 我160 110, 43的脚, 腰二尺四
     (
         "尺码",
@@ -786,7 +786,7 @@ _FRAMES: Final[list[Frame]] = [
         "spec",
         S,
         0,
-        r"\d\d",
+        "#",
     ),
     ("福袋", "618|双11", "promo", VW, WEAK, r"618|双11"),
     (
@@ -830,7 +830,7 @@ _FRAMES: Final[list[Frame]] = [
         "after_sales",
         S,
         SOLO | COMPLAINT,
-        r"[跟和与]",
+        "[跟和与]",
     ),
 ]
 
@@ -911,7 +911,11 @@ def trie_regex(words: Iterable[str]) -> re.Pattern[str]:
             body = "(?:" + body + ")?"
         return body
 
-    return re.compile(emit(root) or "(?!)")
+    if "" in root:  # the empty word: everything is optional
+        return re.compile(emit(root))
+    # the root's branches stay bare, each led by its literal, so a search skips ahead in C
+    top = [re.escape(ch) + emit(child) for ch, child in sorted(root.items())]
+    return re.compile("|".join(top) or "(?!)")
 
 
 Meta = tuple[str, str, float, int]  # label, intent, weight, flags
@@ -1016,26 +1020,37 @@ def _compiled() -> Lexicon:
 
 
 class _Frames:
-    """The frames, and one regex over their triggers that tells which to try."""
+    """The frames, and one scan for their triggers that tells which to try.
 
-    __slots__ = ("_by_trigger", "_frames", "_gate")
+    A trigger is a small literal pattern (``收到|到货``, ``的[吗嘛么]``); ``#``
+    stands for any digit. Frames whose trigger is absent cost nothing.
+    """
+
+    __slots__ = ("_by_trigger", "_digits", "_frames", "_gate")
 
     def __init__(self, entries: Iterable[Frame]) -> None:
         self._frames: list[tuple[re.Pattern[str], Meta]] = []
-        triggers: dict[str, list[int]] = {}
+        by_trigger: dict[str, set[int]] = {}
+        digits: set[int] = set()
         for i, (label, pattern, intent, weight, flags, trigger) in enumerate(entries):
             self._frames.append((re.compile(pattern), (label, intent, weight, flags)))
-            triggers.setdefault(trigger, []).append(i)
-        self._by_trigger = {f"t{j}": tuple(frames) for j, frames in enumerate(triggers.values())}
-        self._gate = re.compile("|".join(f"(?P<t{j}>{trigger})" for j, trigger in enumerate(triggers)))
+            for literal in expand(trigger):
+                if literal == "#":
+                    digits.add(i)
+                else:
+                    by_trigger.setdefault(literal, set()).add(i)
+        self._by_trigger = {t: frozenset(frames) for t, frames in by_trigger.items()}
+        self._digits = frozenset(digits)
+        self._gate = trie_regex(by_trigger)
 
-    def find(self, text: str) -> list[tuple[str, Meta]]:
+    def find(self, text: str, has_digit: bool) -> list[tuple[str, Meta]]:
         """Every frame's matches in ``text``, frame by frame."""
-        todo: set[int] = set()
-        for m in self._gate.finditer(text):
-            group = m.lastgroup
-            if group is not None:
-                todo.update(self._by_trigger[group])
+        todo: set[int] = set(self._digits) if has_digit else set()
+        by_trigger = self._by_trigger
+        for trigger in self._gate.findall(text):
+            todo.update(by_trigger[trigger])
+        if not todo:
+            return []
         out: list[tuple[str, Meta]] = []
         for i in sorted(todo):
             pattern, meta = self._frames[i]
@@ -1043,22 +1058,37 @@ class _Frames:
         return out
 
 
+# The regexes below lead every alternative with a literal character: then
+# ``re`` skips to the next possible first character in C instead of trying
+# each alternative at each position, which makes a search several times
+# faster. A shape that would lead with a group or a class is spelled out per
+# word with :func:`_each`, and a look-behind moves after the literal it guards
+# (``几(?<![这那]几)`` for ``(?<![这那])几``).
+
+
+def _each(words: str, rest: str = "", *, not_after: str = "") -> str:
+    """``w1rest|w2rest|…`` for ``(?:w1|w2|…)rest``, each optionally not after ``not_after``."""
+    return "|".join(w + (f"(?<!{not_after}{w})" if not_after else "") + rest for w in words.split("|"))
+
+
 # Questions: clause-final particles are checked separately.
 _QWORDS: Final = re.compile(
-    r"多少|(?<![好前这那十])几(?![十百千万乎])|什么(?!都)|神马|(?<!没)啥(?!都)|怎么(?!也|都)|肿么|咋|哪|如何|谁|"
+    r"多少|几(?<![好前这那十]几)(?![十百千万乎])|什么(?!都)|神马|啥(?<!没啥)(?!都)|怎么(?!也|都)|肿么|咋|哪|如何|谁|"
     r"多[久大长高重厚宽粗深远]|能不能|可不可以|行不行|好不好|有没有|有木有|木有|是不是|会不会|要不要|"
-    r"是否|能否|为啥|干嘛|干啥|怎样|请问|问一下|问下|想问|是吗|对吗|是嘛|对吧|是吧|是指|意思|不是有|吗|"
-    r"(.)[不没]\1"
+    r"是否|能否|为啥|干嘛|干啥|怎样|请问|问一下|问下|想问|是吗|对吗|是嘛|对吧|是吧|是指|意思|不是有|吗"
 )
+# A-not-A (好不好, 有没有) with any A: no literal to lead with, so tried only when 不/没 is there
+_A_NOT_A: Final = re.compile(r"(.)[不没]\1")
 _REQUEST: Final = re.compile(
-    r"求|想要|我要|要个|要一|还要|(?:给|帮)我(?!妹|妈|爸|哥|姐|弟|老公|老婆|女儿|儿子|[^,]{0,2}了)|帮忙|"
+    r"求|想要|我要|要个|要一|还要|给我(?!妹|妈|爸|哥|姐|弟|老公|老婆|女儿|儿子|[^,]{0,2}了)|"
+    r"帮我(?!妹|妈|爸|哥|姐|弟|老公|老婆|女儿|儿子|[^,]{0,2}了)|帮忙|"
     r"麻烦(?:你|您|帮|给|亲|一下|下|看|查|处理|改|发|尽快|快|备注)|记得|希望|安排|上个|上一下|快上|赶紧|来个|来一|"
-    r"发个|发一下|发下|给个|给一|给大家|能不能|(?<!申)请(?!问)|备注|申请(?!了)|处理|讲一下|讲讲|介绍一下|试一下|试穿|"
+    r"发个|发一下|发下|给个|给一|给大家|能不能|请(?<!申请)(?!问)|备注|申请(?!了)|处理|讲一下|讲讲|介绍一下|试一下|试穿|"
     r"展示|看下|看一下|看看|催|补发|重发|可否|能否|讲下|说下|说一下|讲一讲|介绍介绍|发我|发给我|告诉我"
 )
 _COMPLAIN: Final = re.compile(
     r"还没|怎么还|太慢|这么慢|好慢|超慢|慢死|这么久|那么久|等了|骗|坑|差评|投诉|失望|醉了|到底|搞什么|"
-    r"怎么回事|什么情况|不提醒|不回|没人回|[\d一二两三四五六七八九十几半]+天了|一直|老是|总是|到现在|"
+    r"怎么回事|什么情况|不提醒|不回|没人回|天了(?<=[\d一二两三四五六七八九十几半]天了)|一直|老是|总是|到现在|"
     r"为什么还|为啥还|凭什么|说好|答应|承诺|天才|才到|才送到|才发|又和上次|又是这样|反复"
 )
 # Negative context: platform chit-chat (gifts, ranks, levels, age, weather)
@@ -1085,26 +1115,41 @@ _NEG_WORDS: Final = (
 _NEG: Final = (
     trie_regex(expand(_NEG_WORDS)),
     re.compile(
-        r"[\d一二两三四五六七八九十]+级(?!能效|能耗|防水|果|品|棉|茶)|(?<!防水|能效)(?:多少|几)级|"
-        r"[\d一二两三四五六七八九十百千万几]+票|听不清(?!吗)|"
-        r"(?:你|主播|美女|小朋友|爷爷|奶奶|宝宝|老婆)[^,]{0,2}多大|"
-        r"(?<![这那])(?:主播|美女|老婆|老公|你)(?:本人)?(?:多少钱|怎么卖|卖吗|卖不卖)|"
-        r"(?:谢谢|感谢)[^,]{0,6}的(?:墨镜|啤酒|玫瑰|跑车|火箭|小心心|嘉年华|花)|"
-        r"(?:今天|外面|现在|那边|你们那)[^,]{0,2}(?:多少度|几度)|"
-        r"(?:看|蹲|追|关注)了[\d一二两三四五六七八九十几]+天"
+        "|".join(
+            (
+                r"级(?<=[\d一二两三四五六七八九十]级)(?!能效|能耗|防水|果|品|棉|茶)",
+                r"多少(?<!防水多少)(?<!能效多少)级|几(?<!防水几)(?<!能效几)级",
+                r"票(?<=[\d一二两三四五六七八九十百千万几]票)|听不清(?!吗)",
+                _each("你|主播|美女|小朋友|爷爷|奶奶|宝宝|老婆", r"[^,]{0,2}多大"),
+                _each("主播|美女|老婆|老公|你", "(?:本人)?(?:多少钱|怎么卖|卖吗|卖不卖)", not_after="[这那]"),
+                _each("谢谢|感谢", r"[^,]{0,6}的(?:墨镜|啤酒|玫瑰|跑车|火箭|小心心|嘉年华|花)"),
+                _each("今天|外面|现在|那边|你们那", r"[^,]{0,2}(?:多少度|几度)"),
+                _each("看|蹲|追|关注", r"了[\d一二两三四五六七八九十几]+天"),
+            )
+        )
     ),
 )
 # Questions about the host's (or a viewer's) own life, body and habits: they
 # use 多高/什么品种/穿多大 too, but nobody sells the answer.
+_FAMILY_BODY = (
+    "(?:男朋友|女朋友|对象|老公|老婆|孩子|儿子|女儿|宝宝|闺女|爸|妈|哥|姐|弟|妹|家人|猫|狗|头发|眉毛|牙|"
+    "眼睛|脸|皮肤|身材|腿|脚|腰|个子|嗓子|名字|生日|星座|老家|房子|车|工资|收入|发型|指甲)"
+)
+_HABIT = (
+    "(?:平时|自己|本人|最近|今天|昨天|现在|刚才|刚刚|还|也|都|又|经常|一般|每天|一天|不|没|要|会|能|直播){0,2}"
+    "(?:会不会|能不能|想|要不要|喜欢|爱|在|去|是不是|是|吃|喝|睡|住|读|学|结婚|谈|打算|几岁|为什么|为啥|多高|"
+    "多重|多少斤|几斤|平时|来得及|来|穿|戴|用的|用什么|用过|买过|化妆|做的|直播|播|减肥|身上的)"
+)
 _PERSONAL: Final = re.compile(
-    r"(?:你(?!们)|主播)[^,]{0,3}(?:男朋友|女朋友|对象|老公|老婆|孩子|儿子|女儿|宝宝|闺女|爸|妈|哥|姐|弟|"
-    r"妹|家人|猫|狗|头发|眉毛|牙|眼睛|脸|皮肤|身材|腿|脚|腰|个子|嗓子|名字|生日|星座|老家|房子|车|工资|收入|"
-    r"发型|指甲)|"
-    r"(?:你(?!们)|主播|姐姐|哥哥|老师|美女|帅哥)(?:平时|自己|本人|最近|今天|昨天|现在|刚才|刚刚|还|也|都|又|"
-    r"经常|一般|每天|一天|不|没|要|会|能|直播){0,2}(?:会不会|能不能|想|要不要|喜欢|爱|在|去|是不是|是|吃|喝|睡|住|读|学|结婚|"
-    r"谈|打算|几岁|为什么|为啥|多高|多重|多少斤|几斤|平时|来得及|来|穿|戴|用的|用什么|用过|买过|化妆|做的|直播|播|"
-    r"减肥|身上的)|"
-    r"你[^,]{1,4}了(?:吗|没|么)|你[^,]{0,6}怎么[^,]{1,2}的"
+    "|".join(
+        (
+            "你(?!们)[^,]{0,3}" + _FAMILY_BODY,
+            "主播[^,]{0,3}" + _FAMILY_BODY,
+            "你(?!们)" + _HABIT,
+            _each("主播|姐姐|哥哥|老师|美女|帅哥", _HABIT),
+            r"你[^,]{1,4}了(?:吗|没|么)|你[^,]{0,6}怎么[^,]{1,2}的",
+        )
+    )
 )
 # Closing a conversation: thanks, ok, solved. Said without a question, the
 # commerce words in it (退款收到了, 已签收) need no answer.
@@ -1113,12 +1158,13 @@ _ADDRESS: Final = re.compile(r"[你您]|主播|姐|哥|老师|美女|帅")
 _ELSEWHERE: Final = re.compile(r"别家|别的店|其他店|别人家的|别的地方买|在别处")
 _YOU: Final = re.compile(r"你(?!们|家|这|那)|主播")
 _SHOP_YOU: Final = re.compile(
-    r"(?:你们家?|[你您]家)(?!的?(?:狗|猫|孩子|宝宝|儿子|女儿|老公|老婆|人|里|住|在|那边|装修))|你这(?!么|样)|"
-    r"你那(?:个|款|件|种)"
+    _each("你们家|你们|你家|您家", "(?!的?(?:狗|猫|孩子|宝宝|儿子|女儿|老公|老婆|人|里|住|在|那边|装修))")
+    + r"|你这(?!么|样)|你那(?:个|款|件|种)"
 )
 _CLOSURE: Final = re.compile(
-    r"谢谢|感谢|多谢|辛苦|麻烦你了|麻烦了|(?:^|[,.!?])(?:好的|好滴|好嘞|好吧|嗯嗯|哦哦|ok)|知道了|明白了|没事了|不用了|"
-    r"解决了|好评|点赞|收到了|改好了|已经好了|那行|行吧"
+    r"谢谢|感谢|多谢|辛苦|麻烦你了|麻烦了|知道了|明白了|没事了|不用了|解决了|好评|点赞|收到了|改好了|已经好了|那行|行吧|"
+    # at the start of a clause only
+    + _each("好的|好滴|好嘞|好吧|嗯嗯|哦哦|ok", not_after="[^,.!?]")
 )
 # Having bought it before, or praising it: a statement, even with a "?".
 _EXPERIENCE: Final = re.compile(
@@ -1127,7 +1173,7 @@ _EXPERIENCE: Final = re.compile(
 )
 _PRAISE: Final = re.compile(
     r"不错|很好|挺好|真好|超好|好好|太好|满意|喜欢|推荐|还行|还可以|棒|赞|良心|实惠|一般般|没毛病|放心|"
-    r"(?:很|挺|真|超|太|好|蛮)(?:好用|好吃|好看|好穿|舒服|划算|值|香|甜|软|便宜)"
+    + _each("很|挺|真|超|太|好|蛮", "(?:好用|好吃|好看|好穿|舒服|划算|值|香|甜|软|便宜)")
 )
 # Done already: 我已经拍了, 链接我已经分享了 — nothing to answer about it.
 _DONE: Final = re.compile(r"已经|已(?:拍|付|下单|买|签收|收到|申请|领)|我拍了|我买了|我下单了|拍好了|下好单")
@@ -1136,10 +1182,13 @@ _PRICE_Q: Final = re.compile(r"多少钱|多钱|什么价|啥价")
 _POLITE_START: Final = ("亲", "你好", "您好", "请问", "在吗", "老板", "客服")
 _ITEM_ID: Final = re.compile(r"\d{9,13}")
 # What may follow a clause-final particle: vocatives, interjections, laughs.
-_TRAIL: Final = re.compile(
-    r"(?:小姐姐|姐姐|小哥哥|哥哥|宝宝|宝贝|亲亲|家人们|主播|老板|美女|帅哥|老师|姐妹们|姐妹|姐|哥|亲|"
-    r"哈|呀|啊|哦|喔|呢|嘿|嘻|额|捏|吖|诶|~|!|\.|。|，|,|…)+$"
+_TRAILERS = (
+    "小姐姐|姐姐|小哥哥|哥哥|宝宝|宝贝|亲亲|家人们|主播|老板|美女|帅哥|老师|姐妹们|姐妹|姐|哥|亲|"
+    "哈|呀|啊|哦|喔|呢|嘿|嘻|额|捏|吖|诶|~|!|.|。|，|,|…"
 )
+_TRAIL: Final = re.compile("(?:" + "|".join(map(re.escape, _TRAILERS.split("|"))) + ")+$")
+# a clause can only have a trailer when it ends with one of these
+_TRAIL_LAST: Final = frozenset(w[-1] for w in _TRAILERS.split("|"))
 _CLAUSE_SPLIT: Final = re.compile(r"[,.!;~，。！；、…\s]+")
 _COMPLAINABLE: Final = frozenset({"shipping", "after_sales", "price"})
 # intents a viewer asks the seller about, whoever "you" is
@@ -1159,12 +1208,15 @@ def _question_strength(norm: str) -> tuple[float, bool]:
 
     A bare "?" asks (1.0) but is not *explicit*: "质量不错??" is praise.
     """
-    best = 0.9 if _QWORDS.search(norm) is not None else 0.0
+    asks = _QWORDS.search(norm) is not None or (
+        ("不" in norm or "没" in norm) and _A_NOT_A.search(norm) is not None
+    )
+    best = 0.9 if asks else 0.0
     explicit = best > 0.0
     for clause in _CLAUSE_SPLIT.split(norm):
         if not clause:
             continue
-        core = _TRAIL.sub("", clause) or clause
+        core = (_TRAIL.sub("", clause) or clause) if clause[-1] in _TRAIL_LAST else clause
         last = core[-1]
         if last in _END_STRONG:
             if last == "么" and core.endswith(_NOT_MA):
@@ -1253,8 +1305,12 @@ _FOOD_LABELS: Final = frozenset({"质量", "用法", "大小"})
 class QuestionScorer:
     """Text → :class:`Analysis` (text only), and context → adjusted score."""
 
-    def __init__(self, config: QuestionConfig | None = None) -> None:
+    def __init__(self, config: QuestionConfig | None = None, *, memo: int = 8192) -> None:
+        """``memo``: how many distinct texts to remember (0: none). Floods repeat
+        themselves (上链接 ×200), so a repeat costs one dict lookup."""
         self.config = config = config or QuestionConfig()
+        self._memo: dict[str, Analysis] = {}
+        self._memo_size = memo
         self.threshold = config.threshold
         self._lex = _compiled()
         extra: dict[str, Meta] = {}
@@ -1281,6 +1337,17 @@ class QuestionScorer:
 
     def analyze(self, text: str) -> Analysis:
         """Flag, intent and text score of one comment. Never looks at context."""
+        memo = self._memo
+        found = memo.get(text)
+        if found is None:
+            found = self._analyze(text)
+            if self._memo_size:
+                if len(memo) >= self._memo_size:
+                    memo.clear()  # cheaper than LRU bookkeeping; a flood refills it at once
+                memo[text] = found
+        return found
+
+    def _analyze(self, text: str) -> Analysis:
         norm = _prep(text)
         lex = self._lex
         keyed = _digit_key(norm)
@@ -1288,7 +1355,8 @@ class QuestionScorer:
         if not found and _SLOW.search(norm) is None:
             # the fast path: no commerce term at all
             return Analysis(False, None, 0.0, (), norm) if norm else _NOTHING
-        collapsed = _REPEAT.sub(r"\1", norm)
+        # three of a unit (哈哈哈, 链接链接链接) repeat at least two characters
+        collapsed = _REPEAT.sub(r"\1", norm) if len(norm) - len(set(norm)) >= 2 else norm
         if collapsed != norm:
             norm = collapsed
             keyed = _digit_key(norm)
@@ -1306,7 +1374,7 @@ class QuestionScorer:
         covered = n_terms = 0
         kill = 0.0
         matches: list[tuple[str, Meta]] = [(t, table[t]) for t in dict.fromkeys(found)]
-        matches.extend(self._frames.find(norm))
+        matches.extend(self._frames.find(norm, keyed is not norm))
         if "钱" in norm or "价" in norm:
             # 5号多少钱: a longer term may have taken 多少 before 钱
             pm = _PRICE_Q.search(norm)
