@@ -321,6 +321,61 @@ def test_hard_negatives(text: str) -> None:
     assert not a.flag, (text, a)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # viewers asking each other, not the room
+        "楼下的宝子买的什么颜色",
+        "有谁用过这个洗脸巾吗",
+        "吃过的家人说说咸不咸",
+        "懂羊绒的姐妹来说一下",
+        # what the viewer cannot afford is not a haggle
+        "太贵了吧 真买不起",
+        # 坏 meaning "very", a defect that did not happen
+        "今天真是累坏了",
+        "鞋子穿了半年都没开胶",
+        # the viewer's own pay day, putting it off, a message for someone else
+        "工资还没发呢",
+        "等我试穿了再说",
+        "抱歉发错人了",
+        # the parcel is already there
+        "等了好几天快递终于到了",
+        # no matter how: said about the goods, asked of nobody
+        "这锅怎么刷都不粘",
+    ],
+)
+def test_statements_and_asides_are_not_flagged(text: str) -> None:
+    assert not analyze(text).flag, analyze(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("一直下单不了", "link_stock"),
+        ("拍不上啊一直转圈", "link_stock"),
+        ("下周再发吧 这几天出差", "shipping"),
+        ("收货电话填错了", "shipping"),
+        ("围巾洗一次就掉毛了", "after_sales"),
+        ("多肉到了烂根了 包活吗", "after_sales"),
+        ("20款的车能装不", "spec"),
+    ],
+)
+def test_statements_that_need_the_seller(text: str, intent: str) -> None:
+    a = analyze(text)
+    assert a.flag and a.intent == intent, a
+
+
+def test_memo_returns_the_same_analysis_and_stays_bounded() -> None:
+    scorer = QuestionScorer(memo=4)
+    first = scorer.analyze("几号链接")
+    assert scorer.analyze("几号链接") is first  # a repeat is one lookup
+    for i in range(10):
+        scorer.analyze(f"第{i}条")
+    assert len(scorer._memo) <= 4
+    assert scorer.analyze("几号链接") == first  # recomputed after eviction, same answer
+    assert QuestionScorer(memo=0).analyze("几号链接") == first
+
+
 def test_support_is_only_a_spec_term_with_a_feature() -> None:
     assert analyze("支持快充吗").intent == "spec"
     assert analyze("支持快充吗").flag
@@ -373,6 +428,31 @@ def test_trie_is_leftmost_longest() -> None:
     assert rx.findall("这个多少钱") == ["多少钱"]
     assert rx.findall("多少") == ["多少"]
     assert trie_regex([]).findall("anything") == []
+
+
+def _naive_scan(table: dict[str, object], text: str) -> list[str]:
+    out, pos, longest = [], 0, max(map(len, table))
+    while pos < len(text):
+        for n in range(min(longest, len(text) - pos), 0, -1):
+            if text[pos : pos + n] in table:
+                out.append(text[pos : pos + n])
+                pos += n
+                break
+        else:
+            pos += 1
+    return out
+
+
+_PIECES = [*"我的是要有哈不,", "链接", "多少钱", "几号", "尺码", "我要", "的吗", "退款", "没有"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join))
+def test_lexicon_scan_equals_a_naive_leftmost_longest_scan(text: str) -> None:
+    # frequent first characters are checked with their second character in
+    # the regex; that must never change which literals are found
+    lex = QuestionScorer()._lex
+    assert lex.scan(text) == _naive_scan(lex.table, text)
 
 
 @settings(max_examples=300, deadline=None)

@@ -343,7 +343,20 @@ _LEXICON: Final[list[Entry]] = [
         "稍等|我看一下|我看看|我找找|我查一下",
         "有没有(一起|同样|和我一样|跟我一样)|抢到了|抢到没|抢到票",
         "还有没有人|有没有人|还有人|有人吗|有人没|密码|验证码|号码|二维码|电视剧|电影|综艺|动漫",
+        # 坏 as "very" (忙坏了, 吓坏了), defects that did not happen (没开胶, 还没坏)
+        "(忙|累|吓|饿|乐|高兴|急|馋|笑|宠|惯|气|美)坏",
+        "(没|都没|还没|也没)(开胶|起球|掉色|褪色|变形|开线|坏|掉毛|生锈|漏)",
+        # the viewer's own pay day, a message sent to the wrong chat, a deal at last, putting it off
+        "工资(还没|没|都没)?(发|到)|发工资|等工资|不是发给你|发错人|发错群|发错地方",
+        "终于(抢到|收到|到了|买到|拿到|到货|等到)",
+        "看看就好|只能看看|随便看看|先看看|看看而已|来看看|进来看看|过来看看|看看再说",
+        "(了|一下|回家|到时候|下次|以后)再说",
+        "不退了|不换了|不退货了|不用退了|不想退了|不换货了",
+        "谢谢(你的|您的)?(处理|帮忙|安排)|感谢(你的|您的)?(处理|帮忙|安排)|辛苦(处理|帮忙)",
+        "酒量|饭量|食量",
     ),
+    # ---- what the viewer cannot afford is not a haggle ------------------------
+    _t(("-", "price", KILL, 0), "(吃|买|养|用|穿|玩|消费|花|戴)不起"),
     # ---- negated requests, praise -------------------------------------------
     _t(("-", "link_stock", KILL, 0), "(不要|不用|别|不需要|无需|甭)(上|发|给|要)?(链接|连接|福袋|券|优惠券)"),
     _t(
@@ -370,6 +383,7 @@ _LEXICON: Final[list[Entry]] = [
         "专属价|粉丝价|新人价|秒杀价|福利价|分期|花呗|白条|免息|信用卡",
     ),
     _t(("价格", "price", W, 0), "到手|一起拍|一起买|旗舰店|超市|别家|同款|实体店|又涨|涨了"),
+    _t(("价格", "price", S, SOLO), "抹(个)?零|去(个|掉)?零头|零头(去|抹)掉|凑(个)?整"),
     _t(("价格", "price", VW, Q), "怎么算|咋算"),
     _t(("价格", "price", W, 0), "还是#(吗|么|嘛)|还是#块|还是#元"),
     _t(
@@ -444,8 +458,14 @@ _LEXICON: Final[list[Entry]] = [
         "上架|下架|限购|失效|还有货|有没有货|还能买|返场|再上|找不到|搜不到|没找到",
         "显示无货|显示缺货|显示售罄|显示已售罄|库存不足|显示没货|"
         "抢光|已抢光|还能拍|帮我留|给我留|留一(件|个|双|套|份)|(没有|没)(我的|我要的)(码|尺码|颜色)|我的码|"
-        "拍不了|买不了|下不了单|付不了款|加不了购|抢不到|秒没|不能购买|无法购买|不支持销售|拍不到|加购",
+        "抢不到|秒没|加购",
     ),
+    _t(
+        ("库存", "link_stock", S, SOLO),
+        "拍不了|拍不上|买不了|下不了单|下单不了|付不了款|加不了购|不能购买|无法购买|不支持销售|拍不到|提交不了",
+    ),
+    _t(("库存", "link_stock", W, 0), "刚还有|刚刚还有|刚才还有|刚才还在|刚刚还在"),
+    _t(("库存", "link_stock", VW, WEAK | Q), "没了吗|没了么|没了嘛"),
     _t(
         ("讲解", "link_stock", W, 0),
         "讲一下|讲讲|讲解|介绍一下|介绍下|过一下|讲下",
@@ -585,6 +605,9 @@ _LEXICON: Final[list[Entry]] = [
     _t(("质量", "spec", VW, WEAK), "热不热|冷不冷|凉不凉|暖不暖|暖和吗|烫不烫|冰不冰"),
     _t(("颜色", "spec", VW, WEAK), "颜色|[白黑红蓝绿粉紫灰黄棕咖卡米杏藏]色|纯白|花色|图案"),
     _t(("包装", "spec", VW, WEAK), "包装|盒子|带盖|带盖子|盖子"),
+    _t(("配件", "spec", W, 0), "带(盆|土|盒子|电池|充电器|说明书|包装盒|配件|滤芯|刷头|赠品|支架)"),
+    _t(("用法", "usage", W, 0), "接线|布线|走线|包安装|上门安装|自己接|自己装"),
+    _t(("型号", "spec", S, Q), "能装吗|能装不|装得上吗|装得上不|适配吗|兼容吗|通用吗|适不适配|能不能装"),
     _t(("身材", "spec", VW, WEAK), "身高|体重|胖|瘦|个子|腿粗|大腿|胸大|肩宽|脚背|脚宽|脚肥|腰粗|小肚子"),
     _t(("数量", "spec", VW, WEAK), _NUM + _UNIT_VW),
     # a named product is a topic, but only for an explicit question (see QuestionScorer.analyze)
@@ -690,6 +713,11 @@ _LEXICON: Final[list[Entry]] = [
         "(晚点|早点|先|一起|合并|分开|晚几天|过几天)(发|寄)|合并发货",
     ),
     _t(("运费", "shipping", S, 0), "运费|邮费|包邮|运费险|另外出|包油|邮飞|运飞"),
+    _t(
+        ("发货", "shipping", S, SOLO),
+        "先别发|别发了|暂时别发|暂时不要发|晚点再发|(下周|下周一|过几天|过两天|月底|周末|月初)(再)?发",
+        "延迟发货|推迟发货|别急着发|(电话|手机号|号码|收件人|名字|姓名|门牌号)(写|填)错",
+    ),
     _t(("到货", "shipping", W, 0), "收货|到货|送货|送到|签收|地址|这么久|那么久|多久|路上|化掉|化了"),
     # ---- after-sales --------------------------------------------------------
     _t(
@@ -702,6 +730,11 @@ _LEXICON: Final[list[Entry]] = [
         "退货地址|寄回|退回去|退回来|退运费|要专票|要发票|要开票|要收据",
     ),
     _t(("退换", "after_sales", W, 0), "换成|换小|换大"),
+    _t(
+        ("问题", "after_sales", S, SOLO | COMPLAINT),
+        "(起球|掉色|褪色|变形|坏|烂|破|缩水|开胶|皱|脏|碎|掉毛)成这样",
+        "包活|包成活|死了(咋办|怎么办|包赔|包换|包退|能赔|赔吗)|死苗|烂根|到了就死|到了死了",
+    ),
     _t(
         ("问题", "after_sales", S, SOLO | COMPLAINT),
         "漏发|少发|发少|错发|发错|补发|少了一|少了个|缺了|少一|少了#|少了[两三几]|只到了|只收到|拿错|寄错|发成",
@@ -791,7 +824,7 @@ _FRAMES: Final[list[Frame]] = [
     ("福袋", "618|双11", "promo", VW, WEAK, r"618|双11"),
     (
         "问题",
-        "(?:用|(?:穿|戴|洗|吃|开|装|泡|充|放)了)"
+        "(?:用|(?:穿|戴|洗|吃|开|装|泡|充|放)(?:了|过)?)"
         + _NOT_END
         + "{0,6}就(?:坏|不亮|不转|没反应|没电|掉|不通电|不响|裂|断|开胶|开线|脱|变形|褪|起球|破|漏|烂|臭|化)|"
         + "用(?:了)?"
@@ -941,6 +974,13 @@ def _variants(literal: str) -> list[str]:
     return out
 
 
+# The characters that start the most words in everyday chat (and many literals).
+_FREQUENT_CHARS: Final = (
+    "的一是不了在人有我这个们来上大到说要就会可也你对能那得下过发后用道"
+    "多么去都没看天还好吗吧呢啊想买钱号少什几点给"
+)
+
+
 class Lexicon:
     """Literal → meta, and a scanner finding them leftmost-longest, non-overlapping.
 
@@ -966,8 +1006,18 @@ class Lexicon:
             for ch, pattern in base._rest.items():
                 if self._tails.get(ch) == base._tails[ch]:
                     self._rest[ch] = pattern
-        chars = "".join(re.escape(ch) for ch in sorted(tails))
-        self._first = re.compile(f"[{chars}]" if chars else "(?!)")
+        # A frequent character (我, 的, 是) starts some literal, yet is rarely
+        # followed by a second character any literal allows: checking that
+        # second character inside the regex saves most of the hops that fail.
+        seconds: dict[str, set[str]] = {}
+        for literal in table:
+            seconds.setdefault(literal[0], set()).add(literal[1:2])
+        guarded = [ch for ch in _FREQUENT_CHARS if ch in seconds and "" not in seconds[ch]]
+        plain = "".join(re.escape(ch) for ch in sorted(seconds) if ch not in guarded)
+        branches = [f"[{plain}]"] if plain else []
+        for ch in guarded:
+            branches.append(re.escape(ch) + "(?=[" + "".join(map(re.escape, sorted(seconds[ch]))) + "])")
+        self._first = re.compile("|".join(branches) or "(?!)")
 
     def _compile(self, ch: str) -> re.Pattern[str]:
         tails = self._tails[ch]
@@ -1084,7 +1134,7 @@ _REQUEST: Final = re.compile(
     r"帮我(?!妹|妈|爸|哥|姐|弟|老公|老婆|女儿|儿子|[^,]{0,2}了)|帮忙|"
     r"麻烦(?:你|您|帮|给|亲|一下|下|看|查|处理|改|发|尽快|快|备注)|记得|希望|安排|上个|上一下|快上|赶紧|来个|来一|"
     r"发个|发一下|发下|给个|给一|给大家|能不能|请(?<!申请)(?!问)|备注|申请(?!了)|处理|讲一下|讲讲|介绍一下|试一下|试穿|"
-    r"展示|看下|看一下|看看|催|补发|重发|可否|能否|讲下|说下|说一下|讲一讲|介绍介绍|发我|发给我|告诉我"
+    r"展示|看下|看一下|看看|催(?:一下|下|快递|发货|物流|单|催)|帮我催|给我催|补发|重发|可否|能否|讲下|说下|说一下|讲一讲|介绍介绍|发我|发给我|告诉我"
 )
 _COMPLAIN: Final = re.compile(
     r"还没|怎么还|太慢|这么慢|好慢|超慢|慢死|这么久|那么久|等了|骗|坑|差评|投诉|失望|醉了|到底|搞什么|"
@@ -1104,13 +1154,15 @@ _NEG_WORDS: Final = (
     "播多久|播到几点|播几个小时|级别|谁送|"
     "(把|挂)(这个|那个)?(美女|主播|你|姐姐|小姐姐|老婆|老公|自己|他|她)|主播多少钱|(把|要把)(主播|你)买|"
     "你(要|想|也|会|去|还|可以|能)?买|我的钱|(借|给)(我)?(点)?钱|福利姬|没(多少)|"
-    "房租|房价|房子|油价|金价|工资(多少|高|低)|多少工资|一平|菜市场|菜价|"
+    "房租|房价|房子|油价|工资(多少|高|低)|多少工资|一平|菜市场|菜价|"
     "(花了|花)多少钱|多少钱买的|买的多少钱|(主播|你)的?(背景|装修|沙发|家具|房子|车)|"
     "寄给你|给你寄|寄你的|送你的|给你买的|给主播(寄|买|送)|脑子|脑袋|记性|"
     "卖(了)?多少(单|件|个|钱了)|(一天|一个月|一年)(能)?(卖|发|赚)|发多少快递|赚多少|收入|"
     # the viewer's own day, gifts between people, the stream itself
     "打卡|第几天|几天假|明信片|新鲜感|你猜|谁懂|断了一下|卡了一下|画面|"
-    "(男朋友|女朋友|老公|老婆|闺蜜|朋友|妈妈|爸爸|我妈|我爸)送的"
+    "(男朋友|女朋友|老公|老婆|闺蜜|朋友|妈妈|爸爸|我妈|我爸)送的|"
+    # indifference, a message meant for someone else
+    "无所谓|不是发给你|发错人|发错群"
 )
 _NEG: Final = (
     trie_regex(expand(_NEG_WORDS)),
@@ -1125,6 +1177,7 @@ _NEG: Final = (
                 _each("谢谢|感谢", r"[^,]{0,6}的(?:墨镜|啤酒|玫瑰|跑车|火箭|小心心|嘉年华|花)"),
                 _each("今天|外面|现在|那边|你们那", r"[^,]{0,2}(?:多少度|几度)"),
                 _each("看|蹲|追|关注", r"了[\d一二两三四五六七八九十几]+天"),
+                "再说(?![一下遍说清])",  # 试穿了再说: put off, not asked
             )
         )
     ),
@@ -1155,6 +1208,24 @@ _PERSONAL: Final = re.compile(
 # commerce words in it (退款收到了, 已签收) need no answer.
 # someone addressed: the host, a viewer, the shop (what _PERSONAL, _YOU and _SHOP_YOU look for)
 _ADDRESS: Final = re.compile(r"[你您]|主播|姐|哥|老师|美女|帅")
+# Viewers asking each other (楼上穿多大码, 有人买过吗, 用过的姐妹说说): the room may
+# answer, but nobody asked it.
+_AMONG_VIEWERS: Final = re.compile(
+    "|".join(
+        (
+            "楼上|楼下",
+            _each("有没有|有木有|有人|谁", "[^,]{0,3}(?:买|用|穿|吃|戴|试|养|喝)过"),
+            _each("买|用|穿|吃|戴|养|喝", "过的(?:姐妹|家人|朋友|宝宝|宝子|人|友友|亲|说|来|吗|出来)"),
+            "懂[^,]{1,4}的(?:说说|来|姐妹|家人|朋友|出来)",
+            _each("姐妹们|家人们|宝子们|大家", "(?:觉得|说说|帮我看看|帮忙看看)"),
+            # 谁买谁后悔, 怎么养都不死: said about the goods, asked of nobody
+            _each("谁买|谁用|谁吃|谁穿", "谁"),
+            "怎么[^,]{0,2}都(?:不|没)",
+        )
+    )
+)
+# The parcel is there: 已经拿到了, 收到货了, 终于到了.
+_ARRIVED: Final = re.compile(r"终于|已经(?:拿到|收到|到了|签收|取了)|拿到了|收到了|收到货了|取到了|取了")
 _ELSEWHERE: Final = re.compile(r"别家|别的店|其他店|别人家的|别的地方买|在别处")
 _YOU: Final = re.compile(r"你(?!们|家|这|那)|主播")
 _SHOP_YOU: Final = re.compile(
@@ -1163,6 +1234,7 @@ _SHOP_YOU: Final = re.compile(
 )
 _CLOSURE: Final = re.compile(
     r"谢谢|感谢|多谢|辛苦|麻烦你了|麻烦了|知道了|明白了|没事了|不用了|解决了|好评|点赞|收到了|改好了|已经好了|那行|行吧|"
+    r"那好吧|那算了|算了|凑合|那等等|等等吧|再等等|那就等|拿到了|"
     # at the start of a clause only
     + _each("好的|好滴|好嘞|好吧|嗯嗯|哦哦|ok", not_after="[^,.!?]")
 )
@@ -1173,10 +1245,13 @@ _EXPERIENCE: Final = re.compile(
 )
 _PRAISE: Final = re.compile(
     r"不错|很好|挺好|真好|超好|好好|太好|满意|喜欢|推荐|还行|还可以|棒|赞|良心|实惠|一般般|没毛病|放心|"
+    r"绝了|绝绝子|yyds|爱了|真香|太方便|真方便|很方便|"
     + _each("很|挺|真|超|太|好|蛮", "(?:好用|好吃|好看|好穿|舒服|划算|值|香|甜|软|便宜)")
 )
 # Done already: 我已经拍了, 链接我已经分享了 — nothing to answer about it.
-_DONE: Final = re.compile(r"已经|已(?:拍|付|下单|买|签收|收到|申请|领)|我拍了|我买了|我下单了|拍好了|下好单")
+_DONE: Final = re.compile(
+    r"已经|已(?:拍|付|下单|买|签收|收到|申请|领)|我拍了|我买了|我下单了|拍好了|下好单|收藏了"
+)
 _DONE_INTENTS: Final = frozenset({"link_stock", "promo", "price"})
 _PRICE_Q: Final = re.compile(r"多少钱|多钱|什么价|啥价")
 _POLITE_START: Final = ("亲", "你好", "您好", "请问", "在吗", "老板", "客服")
@@ -1471,6 +1546,10 @@ class QuestionScorer:
                 raw -= 0.45  # 你多高啊, 你的狗是什么品种: the host's life, not the goods
             elif intent not in named and _YOU.search(norm) is not None:
                 raw -= 0.45  # 你囤了几箱橙子: a product named in a question to the host
+        if _AMONG_VIEWERS.search(norm) is not None:
+            raw -= 0.6  # 楼上穿多大码, 有人买过吗
+        if intent == "shipping" and not explicit and _ARRIVED.search(norm) is not None:
+            raw -= 0.45  # 快递已经拿到了, 终于到了: the wait is over
         if intent == "after_sales" and _ELSEWHERE.search(norm) is not None:
             raw -= 0.45  # 在别家买的锅坏了: another shop's problem
         if ask < 0.8 and _CLOSURE.search(norm) is not None:
