@@ -334,6 +334,7 @@ def cmd_run_headless(args: argparse.Namespace) -> int:
     cfg = _config(args)
     setup_logging(cfg.logging)
     source: Source | None = None
+    feed: str | None = None
     if not args.no_feed:
         feed = args.feed or cfg.feed.url
         if not feed:
@@ -342,9 +343,19 @@ def cmd_run_headless(args: argparse.Namespace) -> int:
             raise UsageError(f"--headless runs live: {feed!r} is not a ws:// / wss:// / bilibili-open: feed")
         source = _bili_source(feed, cfg, args)
     script = _load_script(args.show, cfg)
+
+    def record(session: Session) -> ShowRecorder | None:
+        # per-show folder (issue 7): a show run headless is recorded like one in the console
+        # (``recording.enabled``); an actions-only run (--no-feed) has no show to record.
+        if feed is None:
+            return None
+        return _start_show_folder(cfg, session, "live", feed, 1.0, script, args.show)
+
     try:
         return asyncio.run(
-            run_headless(cfg, source, script=script, out=sys.stdout.buffer, until_done=args.until_done)
+            run_headless(
+                cfg, source, script=script, out=sys.stdout.buffer, until_done=args.until_done, record=record
+            )
         )
     except SetupError as exc:
         raise UsageError(str(exc)) from None
@@ -353,7 +364,10 @@ def cmd_run_headless(args: argparse.Namespace) -> int:
 def _add_headless_flags(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("headless (no screen: a studio server, tests)")
     group.add_argument(
-        "--headless", action="store_true", help="no screen: real executors, notes as JSON lines on stdout"
+        "--headless",
+        action="store_true",
+        help="no screen: real executors, notes as JSON lines on stdout; the show is recorded to its folder"
+        " under recording.root like the console's",
     )
     group.add_argument("--no-feed", action="store_true", help="with --headless: no feed, actions only")
     group.add_argument(

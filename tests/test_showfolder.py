@@ -188,3 +188,27 @@ def test_run_command_starts_a_show_folder(tmp_path: Path) -> None:
     assert (m.mode, m.speed, m.source, m.events) == ("live", None, "ws://x/feed", 1)
     off = msgspec.structs.replace(cfg, recording=RecordingConfig(root=str(tmp_path), enabled=False))
     assert _start_show_folder(off, session, "live", "ws://x", 1.0, None, None) is None
+
+
+def test_operator_notes_reach_the_folder_and_the_report(tmp_path: Path) -> None:
+    """The 场控's keys are a core note: same JSON line as before the move, counted by the report."""
+    from console.core.notes import OperatorNote, encode_note
+    from console.report import build_report
+
+    note = OperatorNote(t=T0 + 1, action="show_hold", detail="开场 <b>", target=0)
+    assert encode_note(note) == (
+        b'{"t":1700000001.0,"kind":"operator","action":"show_hold","detail":"\xe5\xbc\x80\xe5\x9c\xba <b>",'
+        b'"target":0}'
+    )
+    cfg = msgspec.structs.replace(Config(), recording=RecordingConfig(root=str(tmp_path)))
+    rec, folder = open_show_folder(cfg, mode="live", source="ws://x/feed", speed=None, threaded=False)
+    engine = build_session(cfg, ManualClock(), actions="analyze").engine
+    rec.attach(engine)
+    engine.feed_frame(frame(ev("comment", "a", T0, text="hi")))
+    engine.emit(note)
+    engine.emit(OperatorNote(t=T0 + 2, action="show_hold"))
+    engine.emit(OperatorNote(t=T0 + 3, action="message", detail="讲尺码", target=1))
+    rec.close("quit")
+    lines = [x for x in iter_frames(folder / "notes.jsonl") if json.loads(x)["kind"] == "operator"]
+    assert lines[0] == encode_note(note) and len(lines) == 3
+    assert build_report(folder).operator == {"message": 1, "show_hold": 2}

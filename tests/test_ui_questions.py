@@ -8,8 +8,8 @@ import pytest
 from rich.cells import cell_len
 
 from console.core.events import Comment, Product, ProductInfo, User
+from console.core.notes import OperatorNote
 from console.ui.app import ConsoleApp
-from console.ui.operator import OperatorNote
 from console.ui.questions import QuestionQueue, quick_reply
 from tests.test_ui import FeedSource, frame, screen_lines, until
 from tests.test_ui_show import T0, make_app, make_session, shows, text_of

@@ -20,12 +20,12 @@ from textual.widgets import HelpPanel, Input
 from console.config import Config
 from console.core.clock import ManualClock
 from console.core.events import Comment, Control, Product, ProductInfo, User
+from console.core.notes import OperatorNote
 from console.core.prompt import PromptView, decode_view
 from console.core.show import Cue, ScriptProduct, Segment, ShowScript
 from console.session import Session, build_session
 from console.ui.app import ConsoleApp
 from console.ui.modals import AskModal
-from console.ui.operator import OperatorNote
 from tests.test_ui import FeedSource, frame, until
 
 pytestmark = pytest.mark.timeout(30)

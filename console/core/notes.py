@@ -3,7 +3,7 @@
 Each note serialises as one flat JSON object that starts with ``t`` (event
 time, Unix seconds) and ``kind``; ``changkong analyze --out`` writes one per
 line. Later capabilities add kinds (``segment``, ``cue``, ``question``,
-``alert``, ``action``).
+``alert``, ``action``); ``operator`` (what the 场控 did) is defined here.
 """
 
 from __future__ import annotations
@@ -57,6 +57,24 @@ class ProductNote(Note, kw_only=True):
     title: str
     price: float | None
     stock: int | None
+
+
+class OperatorNote(Note, kw_only=True):
+    """One action by the 场控 (``action``: show_start, show_next, ..., question_answered...).
+
+    Every key that changes the show (start, next, previous, jump, hold, skip)
+    or the host's prompt (message, clear, push a question) and every triage
+    decision (answered, dismissed) is emitted as one, so a post-show review
+    can tell "the segment ran over" from "the 场控 held it". The console's
+    views emit it; the report reads it back from ``notes.jsonl``.
+    """
+
+    kind: Literal["operator"] = "operator"
+    action: str
+    #: what it acted on, in words (a segment's title, a message, a question's text)
+    detail: str = ""
+    #: segment index or message id it acted on, when there is one
+    target: int | None = None
 
 
 _encoder = msgspec.json.Encoder()

@@ -26,7 +26,7 @@ and whenever the show publishes a segment or cue note, and closed on unmount.
 
 Operator keys (show control, messages to the host, question triage) act on
 the pure trackers directly, at the engine clock's ``now``; each one is logged
-and emitted on the bus as an :class:`~console.ui.operator.OperatorNote`.
+and emitted on the bus as an :class:`~console.core.notes.OperatorNote`.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from console.config import AlertsConfig  # traffic alerts (issue 5)
 from console.core.actions import ActionError, ActionNote, LotteryNote  # timed actions (issue 6)
 from console.core.bus import Subscription
 from console.core.dips import AlertNote, DipMonitor, MetricName, MetricState  # traffic alerts (issue 5)
+from console.core.notes import OperatorNote
 from console.core.prompt import PromptView
 from console.core.questions import QuestionNote
 from console.core.show import CueNote, SegmentNote, ShowTracker
@@ -65,7 +66,6 @@ from console.ui.chart import ChartPane  # traffic alerts (issue 5)
 from console.ui.feed import FEED_EVENT_TYPES, FeedView
 from console.ui.metrics import SHORT_LABELS, MetricsPane
 from console.ui.modals import AskModal
-from console.ui.operator import OperatorNote
 from console.ui.questions import QuestionQueue, ReplyFacts, card_detail, quick_reply
 from console.ui.rehearsal import (  # rehearsal (issue 7)
     RehearsalBanner,
