@@ -506,6 +506,22 @@ def test_flood_becomes_one_card_updated_in_place() -> None:
     assert tracker.queue()[0] is card
 
 
+def test_bigger_floods_rank_higher_and_scores_never_saturate() -> None:
+    """Two strong questions both flooding: ×200 stays above ×50 even when ×50 is newer."""
+    tracker = QuestionTracker()
+    t = 1000.0
+    for i in range(200):
+        tracker.observe(f"a{i}", "几号链接", t, User(id=f"a{i}", name=f"甲{i}", fan_level=20))
+        t += 0.01
+    for i in range(50):
+        tracker.observe(f"b{i}", "什么时候发货", t, User(id=f"b{i}", name=f"乙{i}", fan_level=20))
+        t += 0.01
+    big, small = tracker.cards["link_stock:链接"], tracker.cards["shipping:发货"]
+    assert small.last_ts > big.last_ts
+    assert small.score < big.score < 1.0
+    assert tracker.queue()[:2] == [big, small]
+
+
 def test_variants_share_a_card_and_latest_askers_are_kept() -> None:
     tracker = QuestionTracker()
     for i, text in enumerate(["几号链接", "链接在哪", "求链接！！", "上链接", "链接呢"]):

@@ -1618,7 +1618,18 @@ class QuestionScorer:
         if asked_by > 1:
             bonus += min(0.2, 0.05 * math.log2(asked_by))
             reasons.append(f"asked by {asked_by}")
-        return Scored(analysis, round(min(1.0, base + bonus), 3), tuple(reasons))
+        return Scored(analysis, round(_soft_cap(base + bonus), 4), tuple(reasons))
+
+
+def _soft_cap(x: float) -> float:
+    """``x`` up to 0.9, then approaching 1 without reaching it.
+
+    A plain ``min(1, x)`` makes every strong card 1.00 in a busy room, and the
+    queue falls back to recency; this keeps the order among them.
+    """
+    if x <= 0.9:
+        return max(0.0, x)
+    return 0.9 + 0.1 * (1.0 - math.exp((0.9 - x) / 0.1))
 
 
 def _shares_bigram(title: str, text: str) -> bool:
@@ -1870,7 +1881,8 @@ class QuestionTracker:
             asked_by=card.users,
         )
         card.best = max(card.best, scored.score)
-        card.score = round(min(1.0, card.best + min(0.2, 0.05 * math.log2(card.count))), 3)
+        # more asks keep raising the priority (×200 above ×50), never past 1
+        card.score = round(_soft_cap(card.best + 0.05 * math.log2(card.count)), 4)
         card.reasons = scored.reasons
         return Hit(card, scored)
 
