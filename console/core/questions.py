@@ -385,6 +385,7 @@ _LEXICON: Final[list[Entry]] = [
     _t(("价格", "price", W, 0), "到手|一起拍|一起买|旗舰店|超市|别家|同款|实体店|又涨|涨了"),
     _t(("价格", "price", S, SOLO), "抹(个)?零|去(个|掉)?零头|零头(去|抹)掉|凑(个)?整|打个折|打折吧"),
     _t(("价格", "price", S, Q), "duoshaoqian|duoshao|jiage|dsq"),
+    _t(("价格", "price", S, 0), "分期|免息|分#期|几期|月供|首付"),
     _t(("价格", "price", VW, Q), "怎么算|咋算"),
     _t(("价格", "price", W, 0), "还是#(吗|么|嘛)|还是#块|还是#元"),
     _t(
@@ -437,6 +438,7 @@ _LEXICON: Final[list[Entry]] = [
     _t(
         ("福袋", "promo", S, Q),
         "有福袋|福袋吗|福袋呢|送福袋|福袋没|口令是|什么口令|啥口令|口令多少",
+        "红包(几点|什么时候|啥时候|怎么|在哪|发不发)|发红包吗|有红包吗|有没有红包",
     ),
     _t(("返现", "promo", S, SOLO), "晒图返|好评返|返#|返一下|返给我|返款|还没返|没返"),
     _t(("福袋", "promo", VW, WEAK), "福袋|红包|口令|聚划算|双十一|双#|抽到|中奖"),
@@ -475,7 +477,7 @@ _LEXICON: Final[list[Entry]] = [
     _t(
         ("库存", "link_stock", S, Q),
         "#(米|寸|码|cm|斤|升|l|ml|g|克|号|岁|段)的(有吗|还有吗|有没有|有么)",
-        "卖的(啥|什么)|卖(啥|什么)呢|在卖(啥|什么)|今天卖(啥|什么)",
+        "卖的(啥|什么)|卖(啥|什么)呢|在卖(啥|什么)|今天卖(啥|什么)|在几号|是几号链接",
     ),
     _t(("库存", "link_stock", VW, WEAK | Q), "没了吗|没了么|没了嘛"),
     _t(
@@ -618,6 +620,7 @@ _LEXICON: Final[list[Entry]] = [
     _t(("颜色", "spec", VW, WEAK), "颜色|[白黑红蓝绿粉紫灰黄棕咖卡米杏藏]色|纯白|花色|图案"),
     _t(("包装", "spec", VW, WEAK), "包装|盒子|带盖|带盖子|盖子"),
     _t(("配件", "spec", W, 0), "带(盆|土|盒子|电池|充电器|说明书|包装盒|配件|滤芯|刷头|赠品|支架)"),
+    _t(("质量", "spec", S, 0), "防(猫|狗|宠物)抓|防抓"),
     _t(("用法", "usage", W, 0), "接线|布线|走线|包安装|上门安装|自己接|自己装"),
     _t(
         ("用法", "usage", S, Q),
@@ -854,6 +857,8 @@ _FRAMES: Final[list[Frame]] = [
         SOLO,
         "才",
     ),
+    # 套餐含机票吗: what the price includes
+    ("配件", "(?:含不含|包不包含|包含|含)" + _NOT_END + "{1,5}(?:吗|么|嘛|不)", "spec", S, Q, "含"),
     # 报课送资料吗: asking what comes free
     (
         "赠品",
@@ -1190,7 +1195,7 @@ _COMPLAIN: Final = re.compile(
 # that borrows commerce words, and banter with the host as the merchandise or
 # the viewer buying the host's things.
 _NEG_WORDS: Final = (
-    "抖币|音浪|钻石|礼物|打赏|火箭|嘉年华|小心心|灯牌|亲密度|会员|榜|升级|未成年|充值|封号|限流|连麦|pk|"
+    "抖币|音浪|钻石|礼物|打赏|火箭|嘉年华|小心心|灯牌|亲密度|开会员|会员等级|会员几级|抖音会员|榜|升级|未成年|充值|封号|限流|连麦|pk|"
     "人气票|投票|打票|刷票|上票|票数|总票|多少票|票了|唱歌|唱首|唱一首|点歌|守护|舰长|贵族|弹幕|禁言|房管|"
     "回放|美颜|滤镜|开播|下播|卡了|卡成|黑屏|掉线|闪退|发不了|听不到|听不见|"
     "直播间(卡|黑|闪|没声|打不开|进不去)|(wifi|网络|网|信号)(连不上|不好|卡|断|差)|"
@@ -1207,7 +1212,10 @@ _NEG_WORDS: Final = (
     "打卡|第几天|几天假|明信片|新鲜感|你猜|谁懂|断了一下|卡了一下|画面|"
     "(男朋友|女朋友|老公|老婆|闺蜜|朋友|妈妈|爸爸|我妈|我爸)送的|"
     # indifference, a message meant for someone else
-    "无所谓|不是发给你|发错人|发错群"
+    "无所谓|不是发给你|发错人|发错群|"
+    # the host as the goods: 拍下主播, 主播带回家, 陪聊
+    "(拍下|拍个|送个|买个|买下|抱走|领走|娶)主播|主播(带回家|回家|我要了)|带回家|主播的链接|上主播|主播下的|"
+    "陪聊|陪睡|陪玩|一斤的主播|主播一斤"
 )
 _NEG: Final = (
     trie_regex(expand(_NEG_WORDS)),
@@ -1223,6 +1231,8 @@ _NEG: Final = (
                 _each("今天|外面|现在|那边|你们那", r"[^,]{0,2}(?:多少度|几度)"),
                 _each("看|蹲|追|关注", r"了[\d一二两三四五六七八九十几]+天"),
                 "再说(?![一下遍说清])",  # 试穿了再说: put off, not asked
+                # the platform's membership, not a shop's (年卡会员, 会员价)
+                "会员(?<!年卡会员)(?<!月卡会员)(?<!店铺会员)(?<!门店会员)(?!价|日|卡|专享|折扣)",
             )
         )
     ),
@@ -1242,7 +1252,7 @@ _PERSONAL: Final = re.compile(
     "|".join(
         (
             "你(?!们)[^,]{0,3}" + _FAMILY_BODY,
-            "(?:你|主播)的?(?:睫毛|鼻子|嘴唇|双眼皮|酒窝|手指|耳朵|声音|嗓音|美甲|纹身)",
+            _each("你|主播", "的?(?:睫毛|鼻子|嘴唇|双眼皮|酒窝|手指|耳朵|声音|嗓音|美甲|纹身)"),
             "主播[^,]{0,3}" + _FAMILY_BODY,
             "你(?!们)" + _HABIT,
             _each("主播|姐姐|哥哥|老师|美女|帅哥", _HABIT),
@@ -1274,12 +1284,20 @@ _AMONG_VIEWERS: Final = re.compile(
         )
     )
 )
+# The viewer's own mishap at home (我家猫把沙发挠烂了, 家里空调坏了): no order in it.
+_OWN_MISHAP: Final = re.compile(r"(?:我家|家里|我的)[^,]{0,8}(?:坏了|烂了|碎了|破了|坏掉)")
+_BOUGHT: Final = re.compile(r"收到|买的|买了|到货|刚买|你们|你家|客服|退|换|用了|拍的|下单|订单")
+# Said as a joke: laughter, a sly emoji code (read from the raw text: the
+# codes are gone from the normalised one).
+# Laughter is everywhere in chat and costs a little; a joke said as one costs more.
+_LAUGH: Final = re.compile(r"哈哈|hhh|笑死", re.I)
+_JOKE: Final = re.compile(r"开玩笑|开个玩笑|逗你|\[(?:坏笑|偷笑|奸笑|doge|狗头|吃瓜|滑稽|阴险)\]", re.I)
 # Settled: the buyer closes the matter (先这样, 不用管了, 钱退回来了, 完好无损);
 # with no question in words, the commerce words in it need no answer.
 _SETTLED: Final = re.compile(
     r"先这样|不用管了|不用了|没事了|撤销了|撤回了|完好无损|再找你|有问题再|已经好了|解决了|"
     r"钱退回来了|钱退了|钱到了|退款到了|到账了|收到退款|再想想|我想想|考虑一下|考虑考虑|我点了|点进去了|自己再看看|"
-    r"我再看看|自己看看"
+    r"我再看看|自己看看|纠结"
 )
 # The parcel is there: 已经拿到了, 收到货了, 终于到了.
 _ARRIVED: Final = re.compile(r"终于|已经(?:拿到|收到|到了|签收|取了)|拿到了|收到了|收到货了|取到了|取了")
@@ -1332,7 +1350,7 @@ _NOT_MA: Final = ("什么", "怎么", "这么", "那么", "多么", "要么", "�
 # a choice between options (直筒还是阔腿), for the question strength
 _CHOICE: Final = re.compile(_OR)
 # what the frames may find in a comment without any term: a choice, a brand
-_SLOW: Final = re.compile(r"还是|是[a-z]{2,}")
+_SLOW: Final = re.compile(r"还是|是[a-z]{2,}|才\d|送|含")
 
 
 def _question_strength(norm: str) -> tuple[float, bool]:
@@ -1607,6 +1625,8 @@ class QuestionScorer:
                 raw -= 0.45  # 你囤了几箱橙子: a product named in a question to the host
         if _AMONG_VIEWERS.search(norm) is not None:
             raw -= 0.6  # 楼上穿多大码, 有人买过吗
+        if intent == "after_sales" and _OWN_MISHAP.search(norm) is not None and _BOUGHT.search(norm) is None:
+            raw -= 0.45  # 家里空调刚好坏了: a story, not a complaint to the shop
         if not worded and _SETTLED.search(norm) is not None:
             raw -= 0.6  # 退款申请我撤销了, 那没事了
         if intent == "shipping" and not explicit and _ARRIVED.search(norm) is not None:
@@ -1620,6 +1640,10 @@ class QuestionScorer:
                 raw -= 0.25  # 链接我已经分享给我妹了
             if intent not in _COMPLAINABLE and experience:
                 raw -= 0.3  # 买过 质量不错 (in shop chat 上次 often opens a complaint)
+        if _JOKE.search(text) is not None:
+            raw -= 0.45  # 包邮吗 我要了[坏笑]
+        elif _LAUGH.search(text) is not None:
+            raw -= 0.25  # 主播打几折哈哈哈 (这个多少钱啊哈哈 still asks)
         score = round(min(1.0, max(0.0, raw)), 3)
         return Analysis(score >= self.threshold, intent, score, tuple(labels[intent][:3]), norm)
 
