@@ -12,12 +12,19 @@ Sections (``--only NAME`` to run one):
               loopback (cue → request received by an aiohttp server in the same loop).
               Baseline: the lateness of bare ``loop.call_at`` timers on the same schedule
               under the same feed. Bar: p99 ≤ 100 ms.
+              Loop stalls: a heartbeat task (``asyncio.sleep(2 ms)`` in a loop) measures
+              how late the event loop wakes it during each run, and every journal
+              ``COMMIT`` is timed with the thread it ran on — the event loop's thread
+              (blocking everything: cues, the feed, the console) or another one (the
+              journal's writer). ``--commit-delay MS`` makes every COMMIT that much
+              slower (a slow disk's fsync; this machine's may be fast).
 ``lottery``   a draw over 50,000 keyword comments from 20,000 users: collecting the
               entries (``LotteryBox.offer``), eligibility, the draw, and re-verifying it
               from the entries and seed. Baseline: sorting the same user ids.
               Bar: collect + draw + verify < 1 s.
 
-Run: ``python scripts/bench_actions.py`` (about half a minute).
+Run: ``python scripts/bench_actions.py`` (about half a minute);
+``python scripts/bench_actions.py --only cue --commit-delay 20`` for a slow disk.
 """
 
 from __future__ import annotations
@@ -27,10 +34,14 @@ import asyncio
 import contextlib
 import os
 import random
+import sqlite3
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -60,6 +71,79 @@ def pct(values: list[float], p: float) -> float:
 
 def row(label: str, value: str, note: str = "") -> None:
     print(f"  {label:<52} {value:>24}  {note}")
+
+
+class CommitProbe:
+    """Times every ``COMMIT`` of the connections opened while installed, by thread; adds ``delay`` s to each.
+
+    Works whatever thread the journal commits on: it replaces ``sqlite3.connect`` with one
+    that makes a connection whose ``execute("COMMIT")`` is timed (and slowed, for a slow disk).
+    """
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.loop_thread: int | None = None
+        self.on_loop: list[float] = []
+        self.off_loop: list[float] = []
+        self._lock = threading.Lock()
+        self._connect: Any = None
+
+    def reset(self) -> None:
+        with self._lock:
+            self.loop_thread = threading.get_ident()
+            self.on_loop.clear()
+            self.off_loop.clear()
+
+    def _record(self, seconds: float) -> None:
+        with self._lock:
+            (self.on_loop if threading.get_ident() == self.loop_thread else self.off_loop).append(seconds)
+
+    def install(self) -> None:
+        probe = self
+
+        class Timed(sqlite3.Connection):
+            def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+                if sql != "COMMIT":
+                    return super().execute(sql, *args)
+                started = time.perf_counter()
+                try:
+                    if probe.delay:
+                        time.sleep(probe.delay)
+                    return super().execute(sql, *args)
+                finally:
+                    probe._record(time.perf_counter() - started)
+
+        self._connect = sqlite3.connect
+
+        def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+            kwargs.setdefault("factory", Timed)
+            return probe._connect(*args, **kwargs)  # type: ignore[no-any-return]
+
+        sqlite3.connect = connect  # type: ignore[assignment]
+
+    def uninstall(self) -> None:
+        if self._connect is not None:
+            sqlite3.connect = self._connect
+
+
+async def heartbeat(stop: asyncio.Event, lateness: list[float], period: float = 0.002) -> None:
+    """How late the loop wakes a task that sleeps ``period`` again and again (its stalls)."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        t0 = loop.time()
+        await asyncio.sleep(period)
+        lateness.append(loop.time() - t0 - period)
+
+
+@dataclass
+class CueRun:
+    latencies: list[float] = field(default_factory=list)
+    hook: list[float] = field(default_factory=list)
+    heartbeat: list[float] = field(default_factory=list)
+    commits_on_loop: list[float] = field(default_factory=list)
+    commits_off_loop: list[float] = field(default_factory=list)
+    writes: int | None = None
+    transactions: int | None = None
 
 
 class SyntheticFeed:
@@ -95,10 +179,13 @@ class SyntheticFeed:
 
 
 async def cue_latency(
-    executor: str, cues: int, rate: float, journal: Path
-) -> tuple[list[float], list[float]]:
-    """(firing-note latencies, webhook-receive latencies) in seconds, per cue."""
+    executor: str, cues: int, rate: float, journal: Path, probe: CommitProbe | None = None
+) -> CueRun:
+    """Firing-note and webhook-receive latencies per cue (s), loop heartbeat lateness, commit times."""
     from aiohttp import web
+
+    if probe is not None:
+        probe.reset()
 
     received: dict[str, float] = {}
 
@@ -163,6 +250,9 @@ async def cue_latency(
     system.resume()
     system.start_sending()
     feed = SyntheticFeed(rate)
+    beat_stop = asyncio.Event()
+    beats: list[float] = []
+    beat = asyncio.create_task(heartbeat(beat_stop, beats))
     task = asyncio.create_task(Runtime(session.engine, feed).run())
     await asyncio.sleep(lead + 0.2 + cues * 0.05 + 0.5)
     for _ in range(200):  # at most 10 s for what is still in flight
@@ -171,21 +261,33 @@ async def cue_latency(
         await asyncio.sleep(0.05)
     feed.stop.set()
     await task
+    beat_stop.set()
+    await beat
+    transactions = getattr(system.journal, "transactions", None)
+    writes = getattr(system.journal, "writes", None)
     await system.aclose()
     if runner is not None:
         await runner.cleanup()
     dues = {a.action_id: a.due for a in system.board.actions.values()}
     hook = [received[aid] - dues[aid] for aid in received if aid in dues]
-    return latencies, hook
+    out = CueRun(latencies=latencies, hook=hook, heartbeat=beats, writes=writes, transactions=transactions)
+    if probe is not None:
+        out.commits_on_loop = list(probe.on_loop)
+        out.commits_off_loop = list(probe.off_loop)
+    return out
 
 
-async def call_at_lateness(cues: int, rate: float) -> list[float]:
-    """Baseline: bare loop.call_at timers on the same schedule, under the same feed into an engine."""
+async def call_at_lateness(cues: int, rate: float) -> tuple[list[float], list[float]]:
+    """Baseline: bare loop.call_at timers on the same schedule, under the same feed into an engine
+    (their lateness, and the heartbeat's)."""
     from console.core.engine import Engine
 
     loop = asyncio.get_running_loop()
     engine = Engine(WallClock())
     feed = SyntheticFeed(rate)
+    beat_stop = asyncio.Event()
+    beats: list[float] = []
+    beat = asyncio.create_task(heartbeat(beat_stop, beats))
     task = asyncio.create_task(Runtime(engine, feed).run())
     late: list[float] = []
     start = time.time() + 1.0
@@ -199,41 +301,100 @@ async def call_at_lateness(cues: int, rate: float) -> list[float]:
     await asyncio.sleep(1.0 + 0.2 + cues * 0.05 + 0.3)
     feed.stop.set()
     await task
-    return late
+    beat_stop.set()
+    await beat
+    return late, beats
+
+
+def _ms(values: list[float]) -> list[float]:
+    return [v * 1000 for v in values]
 
 
 def bench_cue(args: argparse.Namespace) -> None:
-    print(f"cue → fire latency, live mode, {args.cues} cues 50 ms apart, feed {args.rate:,.0f} events/s")
-    shm = Path("/dev/shm")
-    with tempfile.TemporaryDirectory(dir=args.journal_dir) as tmp:
-        base = asyncio.run(call_at_lateness(args.cues, args.rate))
-        dry, _ = asyncio.run(cue_latency("dry-run", args.cues, args.rate, Path(tmp) / "dry.db"))
-        hook_notes, hook = asyncio.run(cue_latency("webhook", args.cues, args.rate, Path(tmp) / "hook.db"))
-        mem: list[float] = []
-        if shm.is_dir():
-            with tempfile.TemporaryDirectory(dir=shm) as ram:
-                mem, _ = asyncio.run(cue_latency("dry-run", args.cues, args.rate, Path(ram) / "mem.db"))
+    delay = args.commit_delay / 1000
     print(
-        f"  journal in {args.journal_dir or tempfile.gettempdir()} (synchronous=FULL: one fsync per change)"
+        f"cue → fire latency, live mode, {args.cues} cues 50 ms apart, feed {args.rate:,.0f} events/s"
+        + (f", every journal COMMIT slowed by {args.commit_delay:g} ms" if delay else "")
     )
+    shm = Path("/dev/shm")
+    probe = CommitProbe(delay)
+    probe.install()
+    try:
+        with tempfile.TemporaryDirectory(dir=args.journal_dir) as tmp:
+            base, base_beats = asyncio.run(call_at_lateness(args.cues, args.rate))
+            dry = asyncio.run(cue_latency("dry-run", args.cues, args.rate, Path(tmp) / "dry.db", probe))
+            hook = asyncio.run(cue_latency("webhook", args.cues, args.rate, Path(tmp) / "hook.db", probe))
+            mem: CueRun | None = None
+            if shm.is_dir():
+                with tempfile.TemporaryDirectory(dir=shm) as ram:
+                    mem = asyncio.run(
+                        cue_latency("dry-run", args.cues, args.rate, Path(ram) / "mem.db", probe)
+                    )
+    finally:
+        probe.uninstall()
+    print(
+        f"  journal in {args.journal_dir or tempfile.gettempdir()} (synchronous=FULL: one fsync per commit)"
+    )
+    base_p99 = pct(_ms(base), 99)
     for label, values, note in (
         ("bare loop.call_at lateness", base, "(baseline)"),
-        ("cue → firing note (dry-run, journal in RAM)", mem, "(no disk: the engine path alone)"),
-        ("cue → firing note (dry-run, journal fsync)", dry, ""),
-        ("cue → firing note (webhook executor)", hook_notes, ""),
-        ("cue → request received by loopback webhook", hook, ""),
+        ("cue → firing note (dry-run, journal in RAM)", mem.latencies if mem else [], "(no disk)"),
+        ("cue → firing note (dry-run, journal fsync)", dry.latencies, ""),
+        ("cue → firing note (webhook executor)", hook.latencies, ""),
+        ("cue → request received by loopback webhook", hook.hook, ""),
     ):
         if not values:
             row(label, "no samples", note)
             continue
-        ms = [v * 1000 for v in values]
+        ms = _ms(values)
+        ratio = (
+            f"{pct(ms, 99) / base_p99:.1f}× baseline p99, " if note != "(baseline)" and base_p99 > 0 else ""
+        )
         row(
             label,
             f"p50 {pct(ms, 50):6.1f}  p99 {pct(ms, 99):6.1f} ms",
-            f"max {max(ms):.1f} ms, n={len(ms)} {note}",
+            f"{ratio}max {max(ms):.1f} ms, n={len(ms)} {note}",
         )
-    worst = max(pct([v * 1000 for v in vs], 99) for vs in (dry, hook_notes, hook) if vs)
+    worst = max(pct(_ms(vs), 99) for vs in (dry.latencies, hook.latencies, hook.hook) if vs)
     print(f"  bar p99 ≤ 100 ms: {'met' if worst <= 100 else 'NOT met'} (worst p99 {worst:.1f} ms)")
+
+    print("  event-loop stalls (heartbeat every 2 ms: how late it woke) and journal commits by thread")
+    base_beat = pct(_ms(base_beats), 99)
+    runs = [
+        ("bare timers + feed", None, "(baseline)"),
+        ("dry-run, journal fsync", dry, ""),
+        ("webhook", hook, ""),
+    ]
+    if mem is not None:
+        runs.insert(1, ("dry-run, journal in RAM", mem, ""))
+    for label, run, note in runs:
+        beats = _ms(base_beats if run is None else run.heartbeat)
+        ratio = (
+            f"{pct(beats, 99) / base_beat:.1f}× baseline p99, " if run is not None and base_beat > 0 else ""
+        )
+        row(
+            f"loop lateness: {label}",
+            f"p99 {pct(beats, 99):6.1f}  max {max(beats):6.1f} ms",
+            f"{ratio}{note}",
+        )
+        if run is None:
+            continue
+        on = _ms(run.commits_on_loop)
+        off = _ms(run.commits_off_loop)
+        row(
+            "  COMMITs on the event loop's thread",
+            f"{len(on):4d}, {sum(on):7.1f} ms total",
+            f"max {max(on):.1f} ms (the loop is stalled for each)"
+            if on
+            else "(the loop never waits for a disk)",
+        )
+        row(
+            "  COMMITs on other threads (the journal writer)",
+            f"{len(off):4d}, {sum(off):7.1f} ms total",
+            f"max {max(off):.1f} ms" if off else "",
+        )
+        if run.writes is not None and run.transactions:
+            row("  journal writes / transactions", f"{run.writes} / {run.transactions}", "(group commit)")
 
 
 def bench_lottery(args: argparse.Namespace) -> None:
@@ -298,6 +459,13 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--journal-dir", help="where the benchmark journals go (default: the temp dir)")
+    parser.add_argument(
+        "--commit-delay",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="make every journal COMMIT this much slower (a slow disk's fsync)",
+    )
     args = parser.parse_args()
     if args.only in (None, "cue"):
         bench_cue(args)

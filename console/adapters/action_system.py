@@ -11,23 +11,35 @@ analyze    in memory             dry-run for every type       confirm assumed
 Only ``live`` ever sends anything anywhere; it is chosen explicitly (``changkong
 run --headless``, or a live console), never by default — ``analyze`` of a
 ``ws://`` feed runs on the wall clock too, and must not fire real webhooks.
+
+Live, the journal commits on its own writer thread once the event loop runs
+(:meth:`ActionSystem.start_sending`), so an fsync never stalls the loop (cues,
+the feed, the console). What a change causes waits for its record instead: the
+executors get an action, and the bus gets the board's notes, only once the
+records before them are durable (:meth:`Journal.after_commit`); a record that
+cannot be written puts its actions back as the journal has them
+(:meth:`ActionBoard.rollback`). Rehearsal and analysis write synchronously to
+memory, as before: nothing to wait for, and every run the same.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from console.adapters.executors import DryRunExecutor, Executor, Executors, ManualExecutor, WebhookExecutor
-from console.adapters.journal import Journal, JournalError
+from console.adapters.journal import Journal, JournalError, Lost
 from console.config import Config, resolve_at
 from console.core.actions import Action, ActionBoard, attach
 from console.core.engine import Engine
 from console.core.events import Control, Event
+from console.core.notes import Note
 from console.core.show import ShowTracker
 
 log = logging.getLogger("changkong.actions")
@@ -55,26 +67,83 @@ class ActionSystem:
         Live callers call it themselves once their views subscribe to the bus, so
         the restart's own notes (abandoned, re-sent) reach them. Safe outside an
         event loop: webhook sends found interrupted wait in a backlog until
-        :meth:`start_sending` runs inside the loop.
+        :meth:`start_sending` runs inside the loop. Inside the loop (live), the
+        journal writes in the background from here on, the restart's own writes
+        included.
         """
         loaded = self.journal.load()
+        self._write_off_the_loop()
         self.board.restore(loaded.actions, entrants=loaded.entrants, draws=loaded.draws)
         self.board.start()
 
     def start_sending(self) -> None:
-        """Inside the running loop: begin the sends handed over before it ran."""
+        """Inside the running loop: journal off the loop from now on (live), and begin the
+        sends handed over before it ran."""
+        self._write_off_the_loop()
         self.executors.resume_backlog()
+
+    def _write_off_the_loop(self) -> None:
+        """Live, inside a running loop: hand the journal's commits to its writer thread."""
+        if self.mode != "live" or self.journal.background:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not yet: start_sending does it
+        try:
+            self.journal.start_writer(loop)
+        except JournalError as exc:  # still correct, only on the loop: say so and go on
+            log.warning("journal writes stay on the event loop: %s", exc)
 
     def busy(self) -> bool:
         return self.board.busy() or self.executors.in_flight > 0
 
     async def aclose(self) -> None:
+        """Stop sending (what is in flight stays ``firing``: re-sent on the next start), wait for
+        every journal write to be on disk (their notes go out), then close the journal."""
         await self.executors.aclose()
+        await self.journal.drain()
         self.journal.close()
 
 
 def _seed(_action: Action) -> str:
     return secrets.token_hex(16)
+
+
+class _AfterCommit:
+    """The board's ``emit`` on a background journal: a note goes out once what it reports is durable.
+
+    In the order the notes were made; a note whose record was lost is dropped (the
+    board's rollback says what happened instead).
+    """
+
+    def __init__(self, journal: Journal, emit: Callable[[Note], None]) -> None:
+        self.journal = journal
+        self.emit = emit
+
+    def __call__(self, note: Note) -> None:
+        emit = self.emit
+
+        def durable(ok: bool) -> None:
+            if ok:
+                emit(note)
+
+        self.journal.after_commit(durable)
+
+
+class _Undo:
+    """What the journal could not write after all: the board puts those actions back."""
+
+    def __init__(self, board: ActionBoard) -> None:
+        self.board = board
+
+    def __call__(self, lost: Lost) -> None:
+        self.board.rollback(
+            lost.actions,
+            f"journal write failed ({lost.error}): not carried out",
+            entrants=lost.entrants,
+            draws=lost.draws,
+        )
 
 
 def attach_actions(
@@ -117,7 +186,8 @@ def attach_actions(
                     "the webhook executor signs every request"
                 )
             executors["webhook"] = WebhookExecutor(acfg.webhook, secret.encode(), show_id=show_id, rng=rng)
-    dispatch = Executors(executors)
+    # live: an executor gets an action only once its firing record is durable
+    dispatch = Executors(executors, barrier=journal.after_commit if mode == "live" else None)
     at_times = {}
     for name, p in acfg.prepared.items():
         if isinstance(p.at, str):
@@ -136,6 +206,8 @@ def attach_actions(
     )
     dispatch.bind(board)
     if mode == "live":
+        board.emit = _AfterCommit(journal, board.emit)
+        journal.on_lost = _Undo(board)
 
         def on_event(event: Event) -> None:
             if type(event) is Control and event.state == "ended":

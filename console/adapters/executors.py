@@ -21,7 +21,9 @@ Chosen per action type in config (``actions.executors``):
   ``analyze``).
 
 Executors never change state themselves: they report to the board, which
-journals first.
+journals first. They are handed an action only once its ``firing`` record is
+durable (:class:`Executors` waits on the journal's commit when the journal
+writes in the background).
 """
 
 from __future__ import annotations
@@ -319,11 +321,26 @@ def _retry_after(value: str | None) -> float | None:
 
 
 class Executors:
-    """Routes each action to the executor its journaled intent names (so a restart uses the same one)."""
+    """Routes each action to the executor its journaled intent names (so a restart uses the same one).
 
-    def __init__(self, executors: dict[str, Executor]) -> None:
+    With a ``barrier`` (the journal's :meth:`~console.adapters.journal.Journal.after_commit`)
+    an action reaches its executor only once the ``firing`` record that handed it over is
+    durable: a journal that commits in the background never lets a request leave ahead of
+    its record. A handover whose record was lost is dropped (the board puts the action back).
+    """
+
+    def __init__(
+        self,
+        executors: dict[str, Executor],
+        *,
+        barrier: Callable[[Callable[[bool], None]], None] | None = None,
+    ) -> None:
         self.executors = executors
         self.board: Reporter | None = None
+        self.barrier = barrier
+        #: handed over, waiting for their record to be durable
+        self.waiting = 0
+        self.closed = False
 
     def bind(self, board: Reporter) -> None:
         self.board = board
@@ -331,6 +348,22 @@ class Executors:
     def __call__(self, action: Action) -> None:
         board = self.board
         assert board is not None, "bind the board first"
+        barrier = self.barrier
+        if barrier is None:
+            self._start(action, board)
+            return
+        self.waiting += 1
+
+        def durable(ok: bool) -> None:
+            self.waiting -= 1
+            if not ok:
+                log.error("action %s: its firing record was lost; not sent", action.action_id)
+            elif not self.closed:  # closed: it stays firing in the journal and is re-sent on the next start
+                self._start(action, board)
+
+        barrier(durable)
+
+    def _start(self, action: Action, board: Reporter) -> None:
         executor = self.executors.get(action.executor)
         if executor is None:
             board.report(
@@ -346,8 +379,10 @@ class Executors:
 
     @property
     def in_flight(self) -> int:
-        return sum(e.in_flight for e in self.executors.values() if isinstance(e, WebhookExecutor))
+        sending = sum(e.in_flight for e in self.executors.values() if isinstance(e, WebhookExecutor))
+        return self.waiting + sending
 
     async def aclose(self) -> None:
+        self.closed = True
         for executor in self.executors.values():
             await executor.aclose()

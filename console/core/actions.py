@@ -14,7 +14,10 @@ Exactly-once rests on three rules, all enforced here and nowhere else:
 * **Journal first.** Every intent and every state change is handed to the
   :class:`ActionStore` (SQLite in the adapter, committed with a full sync)
   *before* it takes effect in memory, before its note is published and before
-  an executor is told to act. If the write fails, the change does not happen.
+  an executor is told to act. If the store refuses the write, the change does
+  not happen. (A store may commit in the background, off the event loop: it
+  then holds the notes and the executors back until the write is durable, and
+  a write it loses after all is undone with :meth:`ActionBoard.rollback`.)
 * **Deterministic identity.** An action's id comes from what triggered it
   (``cue:2.0:coupon``, ``at:backup``, ``key:backup#3``, ``alert:backup#1``) and
   its :attr:`Action.key` (the ``Idempotency-Key``) from ``(show id, action id,
@@ -860,7 +863,13 @@ class DrawRecord(msgspec.Struct, kw_only=True):
 
 
 class ActionStore(Protocol):
-    """The journal, as the core sees it. Every call commits before it returns, or raises."""
+    """The journal, as the core sees it. Every call accepts the write, or raises (refused).
+
+    An accepted write is committed before the call returns, or — a store writing in
+    the background — later, in the order written, with whatever the board then emits
+    or dispatches held back until it is durable (the adapter wires that; the board
+    does not wait). A write lost after all comes back as :meth:`ActionBoard.rollback`.
+    """
 
     def record(self, action: Action, t: float, event: str, detail: str = "") -> None:
         """Upsert ``action`` and append ``event`` (intent/state/key/attempt/resume) to the log."""
@@ -1717,6 +1726,45 @@ class ActionBoard:
         self._create(
             f"{w.kind}:{rule.name}#{n}", rule.name, p.type, p.params, w.kind, n, t, t, detail=why, prepared=p
         )
+
+    def rollback(
+        self,
+        actions: Mapping[str, Action | None],
+        reason: str,
+        *,
+        entrants: Mapping[str, Sequence[Entrant]] | None = None,
+        draws: Iterable[str] = (),
+        now: float | None = None,
+    ) -> None:
+        """Undo writes the store accepted and then could not make durable (a background commit failed).
+
+        Nothing they would have caused took effect (the store held it back). Each action
+        in ``actions`` goes back to its durable version, or is forgotten when it has none,
+        with a note giving ``reason`` — as if the write had been refused at once. Lottery
+        entrants whose save was lost are saved again with the next ones; a lottery whose
+        seed was lost is not drawn now (a restart draws it from the journal's state).
+        """
+        t = self.now() if now is None else now
+        self.journal_errors += 1
+        for aid in draws:
+            self._draws.pop(aid, None)
+        for aid, durable in actions.items():
+            current = self.actions.get(aid)
+            if durable is None:
+                self.actions.pop(aid, None)
+                self.boxes.pop(aid, None)
+                if current is not None:
+                    self._note(msgspec.structs.replace(current, reason=reason), t)
+                continue
+            self.actions[aid] = durable
+            if durable.state not in ("firing", "fired"):
+                self.boxes.pop(aid, None)
+            self._note(msgspec.structs.replace(durable, reason=reason), t)
+        for aid, rows in (entrants or {}).items():
+            box = self.boxes.get(aid)
+            if box is not None:
+                box.unsaved[:0] = rows
+        self.version += 1
 
     # -- restart -------------------------------------------------------------
 
