@@ -7,14 +7,17 @@ input gives the same notifications whichever mode ran it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
+
+import msgspec
 
 from console.config import Config
 from console.core import show as show_mod
 from console.core.clock import Clock
 from console.core.decode import FrameDecoder
-from console.core.dips import DipMonitor  # traffic dips (issue 5)
+from console.core.dips import DipConfig, DipMonitor  # traffic dips (issue 5)
 from console.core.dips import attach as attach_dips  # traffic dips (issue 5)
 from console.core.engine import Engine
 from console.core.prompt import PromptBoard, PromptView
@@ -51,6 +54,24 @@ def build_engine(cfg: Config, clock: Clock) -> Engine:
     )
 
 
+def dip_mute(tracker: ShowTracker | None, config: DipConfig) -> Callable[[float], str | None] | None:
+    """When dip alerts are muted (``dips.mute_closing``): while the show winds down.
+
+    That is while a closing segment (``dips.closing_kinds``, 收尾 by default) is
+    on air, once the last segment runs past its time, and after the show's end:
+    viewers leave on purpose then, and a dip alert would only cry wolf. The
+    reason names the segment. None without a run-of-show or with the option off.
+    """
+    if tracker is None or not config.enabled or not config.mute_closing:
+        return None
+    kinds = config.closing_kinds
+
+    def mute_of(t: float) -> str | None:
+        return tracker.winding_down_at(t, kinds)
+
+    return mute_of
+
+
 def build_session(
     cfg: Config,
     clock: Clock,
@@ -59,13 +80,25 @@ def build_session(
     actions: Literal["live", "rehearsal", "analyze"] | None = None,
 ) -> Session:
     engine = build_engine(cfg, clock)
-    questions = attach_questions(engine, cfg.questions)
+    qcfg = cfg.questions
+    if script is not None:
+        # the script's products teach the scorer their names; config.yaml's words win
+        learned = show_mod.product_keywords(script)
+        if learned:
+            qcfg = msgspec.structs.replace(qcfg, product_keywords={**learned, **qcfg.product_keywords})
+    questions = attach_questions(engine, qcfg)
     tracker = show_mod.attach(engine, script) if script is not None else None
     session = Session(engine=engine, questions=questions, show=tracker)
     # -- traffic dips (issue 5) ----------------------------------------------------------
     # One monitor on the engine's samples; every alert note names the segment on air when
     # the alert began (the tracker's record of actual starts), or None without a script.
-    session.dips = attach_dips(engine, cfg.dips, segment_of=tracker.title_at if tracker is not None else None)
+    # Dip alerts are muted while the show winds down (the 收尾, past the end): see dip_mute.
+    session.dips = attach_dips(
+        engine,
+        cfg.dips,
+        segment_of=tracker.title_at if tracker is not None else None,
+        mute_of=dip_mute(tracker, cfg.dips),
+    )
     # -- end of traffic dips -------------------------------------------------------------
     # -- timed actions (issue 6) --------------------------------------------------------
     # Real executors and the journal file only when a caller asks for "live"; otherwise

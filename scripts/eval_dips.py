@@ -20,7 +20,18 @@ per show), or from a recording with its labels::
     python scripts/eval_dips.py --seeds 1-20                      # the tuning seeds
     python scripts/eval_dips.py --seeds 101-130 --clean 201-220   # held out
     python scripts/eval_dips.py --seeds 1-20 --no-stats           # presence from entries
+    python scripts/eval_dips.py --seeds 1-20 --join-before-push 100  # a push in the warm-up
     python scripts/eval_dips.py --recording show.jsonl.gz --labels labels.json
+
+Generated shows run with their run-of-show attached the way a session attaches
+it, so dip alerts are muted during the 收尾 and after the end
+(``dips.mute_closing``); ``--no-mute`` leaves that out, as before it existed.
+
+``--join S`` starts the console S seconds into each show, and
+``--join-before-push S`` S seconds before each show's first traffic push, so
+that the push comes during the warm-up (the 3-minute warm-up must not learn the
+pushed level, or the fall back is a false dip); dips and pushes that began
+before the console joined are not scored, nor is the time before it.
 
 With ``--no-stats`` the shows carry no viewer count, the monitor falls back
 to ``enters`` and that is what is scored (with a 90 s grace, as a windowed
@@ -56,6 +67,9 @@ from console.core.decode import FrameDecoder  # noqa: E402
 from console.core.dips import AlertNote, DipConfig, attach  # noqa: E402
 from console.core.engine import Engine  # noqa: E402
 from console.core.events import Event  # noqa: E402
+from console.core.show import Segment, ShowScript  # noqa: E402
+from console.core.show import attach as attach_show  # noqa: E402
+from console.session import dip_mute  # noqa: E402
 
 BAR_DETECTION = 0.90
 BAR_MEDIAN_DELAY = 20.0
@@ -107,12 +121,37 @@ def _windows(items: Iterable[dict[str, Any]], size: str) -> list[Window]:
     return [Window(float(x["start"]), float(x["end"]), float(x[size])) for x in items]
 
 
+def script_of(show: demo.Show) -> ShowScript:
+    """The generated show's segments as they actually ran, advancing on time from its start."""
+    return ShowScript(
+        title=f"seed {show.seed}",
+        planned_start=show.start,
+        segments=[
+            Segment(
+                title=s.title,
+                kind=s.kind,
+                start=float(s.actual_start),
+                duration=float(s.actual_end - s.actual_start),
+            )
+            for s in show.segments
+        ],
+    )
+
+
 def run_events(
-    events: Iterable[Event], config: DipConfig, segment_of: Callable[[float], str | None] | None
+    events: Iterable[Event],
+    config: DipConfig,
+    segment_of: Callable[[float], str | None] | None,
+    script: ShowScript | None = None,
 ) -> list[AlertNote]:
-    """Feed decoded events through a fresh engine; returns the alert notes."""
+    """Feed decoded events through a fresh engine; returns the alert notes.
+
+    With ``script``, the run-of-show is tracked on the engine and dip alerts are
+    muted as a session mutes them (:func:`console.session.dip_mute`).
+    """
     engine = Engine(ManualClock())
-    attach(engine, config, segment_of)
+    tracker = attach_show(engine, script) if script is not None else None
+    attach(engine, config, segment_of, mute_of=dip_mute(tracker, config))
     sub = engine.bus.subscribe("alerts", maxlen=1_000_000, accepts=[AlertNote])
     for event in events:
         engine.ingest(event)
@@ -140,24 +179,36 @@ class Job:
     metric: str
     grace: float
     config: bytes  # DipConfig as JSON: picklable and explicit
+    mute: bool = True  # attach the run-of-show, which mutes dip alerts in the 收尾
+    join: float | None = None  # the console joins this many seconds into the show
+    join_before_push: float | None = None  # ... or this many seconds before the first push
 
 
 def run_seed(job: Job) -> ShowResult:
     config = msgspec.json.decode(job.config, type=DipConfig)
     show, events = demo.generate(job.seed, job.minutes, dips=job.dips, stats=job.stats, audience=job.audience)
     t0 = show.start
+    join = 0.0
+    if job.join is not None:
+        join = job.join
+    elif job.join_before_push is not None and show.pushes:
+        join = max(0.0, show.pushes[0].start - job.join_before_push)
+    if join:
+        events = (e for e in events if e.ts >= t0 + join)
 
     def segment_of(t: float) -> str | None:
         return show.segment_at(t - t0).title
 
-    alerts = run_events(events, config, segment_of)
+    alerts = run_events(events, config, segment_of, script_of(show) if job.mute else None)
     labels = demo.labels_json(show)
     return ShowResult(
-        name=f"seed {job.seed}" + ("" if job.dips else " (no dips)"),
+        name=f"seed {job.seed}"
+        + ("" if job.dips else " (no dips)")
+        + (f" (joined at {join:.0f} s)" if join else ""),
         start=t0,
-        hours=show.duration / 3600,
-        dips=_windows(labels["dips"], "depth"),
-        pushes=_windows(labels["pushes"], "lift"),
+        hours=(show.duration - join) / 3600,
+        dips=[w for w in _windows(labels["dips"], "depth") if w.start >= t0 + join],
+        pushes=[w for w in _windows(labels["pushes"], "lift") if w.start >= t0 + join],
         alerts=alerts,
         metric=job.metric,
         grace=job.grace,
@@ -281,6 +332,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--audience", type=int, help="plateau viewers of generated shows (default seeded)")
     ap.add_argument("--grace", type=float, help="seconds after a dip's end still counted (30; 90 for rates)")
     ap.add_argument("--config", type=Path, help="DipConfig as JSON (defaults otherwise)")
+    ap.add_argument(
+        "--no-mute", action="store_true", help="no run-of-show: dip alerts are not muted in the 收尾"
+    )
+    join = ap.add_mutually_exclusive_group()
+    join.add_argument("--join", type=float, help="the console starts this many seconds into each show")
+    join.add_argument(
+        "--join-before-push", type=float, help="... or this many seconds before each show's first push"
+    )
     ap.add_argument("--recording", type=Path, help="evaluate this recording instead of generated shows")
     ap.add_argument("--labels", type=Path, help="labels of --recording (make_demo_feed --labels-out)")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPU count)")
@@ -313,10 +372,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         blob = msgspec.json.encode(config)
         clean = args.seeds if args.clean is None else args.clean
         stats = not args.no_stats
+        common = {"mute": not args.no_mute, "join": args.join, "join_before_push": args.join_before_push}
         jobs = [
-            Job(s, args.minutes, args.dips, stats, args.audience, metric, grace, blob) for s in args.seeds
+            Job(s, args.minutes, args.dips, stats, args.audience, metric, grace, blob, **common)
+            for s in args.seeds
         ]
-        jobs += [Job(s, args.minutes, 0, stats, args.audience, metric, grace, blob) for s in clean]
+        jobs += [Job(s, args.minutes, 0, stats, args.audience, metric, grace, blob, **common) for s in clean]
         with ProcessPoolExecutor(args.jobs) as pool:
             results = list(pool.map(run_seed, jobs))
         with_dips = [r for r, j in zip(results, jobs, strict=True) if j.dips]

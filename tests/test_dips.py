@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 
 from console.core.clock import ManualClock
 from console.core.dips import (
+    AlertMuteNote,
     AlertNote,
     Baseline,
     DipConfig,
     DipMonitor,
+    DipNote,
     DipOverrides,
     SortedWindow,
     attach,
@@ -62,9 +64,9 @@ def viewers(level: Callable[[int], float], seconds: int, seed: int = 1, wander: 
 
 def run(
     series: list[int], config: DipConfig | None = None, monitor: DipMonitor | None = None, start: int = 0
-) -> tuple[list[AlertNote], DipMonitor]:
+) -> tuple[list[DipNote], DipMonitor]:
     mon = monitor or DipMonitor(config)
-    notes: list[AlertNote] = []
+    notes: list[DipNote] = []
     for s, v in enumerate(series, start):
         notes += mon.update(sample(T0 + s, v))
     return notes, mon
@@ -79,8 +81,12 @@ def steps(*pieces: tuple[float, float]) -> Callable[[int], float]:
     return level
 
 
-def at(notes: list[AlertNote], state: str, direction: str = "dip") -> list[AlertNote]:
-    return [n for n in notes if n.state == state and n.direction == direction]
+def at(notes: list[DipNote], state: str, direction: str = "dip") -> list[AlertNote]:
+    return [n for n in notes if isinstance(n, AlertNote) and n.state == state and n.direction == direction]
+
+
+def mutes(notes: list[DipNote]) -> list[tuple[str, str]]:
+    return [(n.state, n.reason) for n in notes if isinstance(n, AlertMuteNote)]
 
 
 DIP_AT = 20 * MIN
@@ -207,6 +213,158 @@ def test_a_push_too_small_to_be_a_spike_does_not_fall_back_into_a_dip() -> None:
     assert at(notes, "pending") == []
 
 
+# -- a push during the warm-up --
+
+WARM_PUSH = 100  # the console starts on a steady room; the push begins 100 s in (warm-up: 180 s)
+
+
+@pytest.mark.parametrize("lift", [0.4, 0.6, 0.8])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_push_during_the_warm_up_is_not_learnt_and_its_fall_back_is_no_dip(lift: float, seed: int) -> None:
+    series = viewers(lambda s: push(s, start=WARM_PUSH, lift=lift), WARM_PUSH + 20 * MIN, seed=seed)
+    mon = DipMonitor()
+    warmup = 170  # the warm-up is 180 s
+    notes, _ = run(series[:warmup], monitor=mon)
+    state = mon.state("online")
+    assert notes == [] and state.state == "warmup"  # the push is watched, silently
+    assert state.frozen and state.baseline is None
+    assert mon._tracks["online"].center == pytest.approx(3000, rel=0.05)  # the level before the push
+    notes, _ = run(series[warmup:], monitor=mon, start=warmup)
+    assert at(notes, "pending") == []  # the fall back (−30 % .. −45 % from the pushed level) is no dip
+    # the push is reported once the warm-up is over, against the level before it
+    spikes = [n for n in notes if isinstance(n, AlertNote)]
+    assert [(n.direction, n.state) for n in spikes] == [
+        ("spike", "pending"),
+        ("spike", "firing"),
+        ("spike", "resolved"),
+    ]
+    assert spikes[0].t == spikes[1].t == T0 + 180 and spikes[0].since < T0 + warmup
+    assert spikes[1].baseline == pytest.approx(3000, rel=0.05) and spikes[1].change > 0.25
+    state = mon.state("online")
+    assert state.state == "ok" and state.baseline == pytest.approx(3000, rel=0.05)
+
+
+def test_a_push_under_way_when_the_readings_start_is_learnt() -> None:
+    """The limit: a push that starts with the readings has no level to rise from, and is learnt.
+
+    So is one in the first two minutes or so of the warm-up, before both halves of the
+    window hold a few readings, sometimes: a rise then cannot be told from the room opening.
+    """
+    notes, _ = run(viewers(lambda s: push(s, start=0, lift=0.6), 20 * MIN, seed=1))
+    firing = at(notes, "firing")
+    assert len(firing) == 1 and firing[0].baseline > 4000
+
+
+def test_a_real_dip_after_a_push_in_the_warm_up_is_still_detected() -> None:
+    pushed = viewers(lambda s: push(s, start=WARM_PUSH, lift=0.6), DIP_AT, seed=4)
+    dipped = viewers(steps((4 * MIN, 3000), (8 * MIN, 1800), (math.inf, 3000)), 15 * MIN, seed=5)
+    notes, _ = run(pushed + dipped)
+    dips = [n for n in notes if isinstance(n, AlertNote) and n.direction == "dip"]
+    assert [n.state for n in dips] == ["pending", "firing", "resolved"]
+    assert dips[1].t - (T0 + DIP_AT + 4 * MIN) <= 20
+    assert dips[1].baseline == pytest.approx(3000, rel=0.05)
+    assert all(n.baseline == pytest.approx(3000, rel=0.05) for n in at(notes, "firing", "spike"))
+
+
+def test_a_push_after_the_warm_up_is_still_reported_after_a_quiet_warm_up() -> None:
+    notes, _ = run(viewers(lambda s: push(s, start=8 * MIN), 25 * MIN, seed=6))
+    assert [(n.direction, n.state) for n in notes if isinstance(n, AlertNote)][:2] == [
+        ("spike", "pending"),
+        ("spike", "firing"),
+    ]
+
+
+# -- muting dip alerts (the 收尾) --
+
+CLOSE_AT = 30 * MIN  # the 收尾 begins
+CLOSE_LEN = 150
+
+
+def closing(s: int) -> float:
+    """A steady room whose 收尾 loses 60 % in 2.5 minutes (make_demo_feed's closing of an hour's show)."""
+    p = min(1.0, max(0.0, (s - CLOSE_AT) / CLOSE_LEN))
+    return 3000 * (1 - 0.6 * p**1.3)
+
+
+def in_closing(t: float) -> str | None:
+    return "收尾·下播预告 (收尾)" if t >= T0 + CLOSE_AT else None
+
+
+def test_the_closing_decline_alarms_unless_dips_are_muted() -> None:
+    series = viewers(closing, CLOSE_AT + CLOSE_LEN, seed=4)
+    plain, _ = run(series)
+    assert at(plain, "firing")  # the false alarm of every 收尾
+    notes, mon = run(series, monitor=DipMonitor(mute_of=in_closing))
+    assert mutes(notes) == [("muted", "收尾·下播预告 (收尾)")]
+    assert [n for n in notes if isinstance(n, AlertNote)] == []
+    assert notes[0].t == T0 + CLOSE_AT
+    assert mon.muted == "收尾·下播预告 (收尾)" and mon.state("online").muted == mon.muted
+    state = mon.state("online")
+    assert not state.frozen and state.baseline is not None and state.baseline < 2000  # it learnt the decline
+
+
+def test_a_mute_ends_a_dip_alert_in_progress() -> None:
+    mon = DipMonitor()
+    series = viewers(steps((DIP_AT, 3000), (math.inf, 1800)), DIP_AT + 2 * MIN)
+    notes, _ = run(series, monitor=mon)
+    assert [n.state for n in at(notes, "firing")] == ["firing"]
+    mon.mute("收尾")
+    notes, _ = run([1800] * 5, monitor=mon, start=DIP_AT + 2 * MIN)
+    assert mutes(notes) == [("muted", "收尾")]
+    ended = [n for n in notes if isinstance(n, AlertNote)]
+    assert [(n.state, n.reason) for n in ended] == [("resolved", "muted")]
+    assert mon.state("online").state == "ok" and not mon.state("online").frozen
+
+
+def test_spikes_are_still_reported_while_dips_are_muted() -> None:
+    mon = DipMonitor()
+    run(viewers(steps((math.inf, 3000)), DIP_AT, seed=8), monitor=mon)
+    mon.mute("收尾")
+    series = viewers(lambda s: push(s, start=DIP_AT), DIP_AT + 15 * MIN, seed=8)[DIP_AT:]
+    notes, _ = run(series, monitor=mon, start=DIP_AT)
+    assert mutes(notes) == [("muted", "收尾")]
+    assert [n.state for n in at(notes, "firing", "spike")] == ["firing"]
+    assert at(notes, "pending") == []  # the fall back is muted anyway, and measured from before the push
+
+
+def test_a_timed_mute_lifts_itself_and_dips_are_detected_again() -> None:
+    mon = DipMonitor()
+    run(viewers(steps((math.inf, 3000)), 10 * MIN, seed=9), monitor=mon)
+    until = T0 + 20 * MIN
+    mon.mute("换场 set change", until=until)
+    # muted: the room settles 30 % lower (a step that would otherwise fire), and the baseline learns it
+    level = steps((12 * MIN, 3000), (DIP_AT + 5 * MIN, 2100), (DIP_AT + 8 * MIN, 1200), (math.inf, 2100))
+    notes, _ = run(viewers(level, DIP_AT + 12 * MIN, seed=9)[10 * MIN :], monitor=mon, start=10 * MIN)
+    assert [(n.state, n.reason, n.until) for n in notes if isinstance(n, AlertMuteNote)] == [
+        ("muted", "换场 set change", until),
+        ("unmuted", "换场 set change", None),
+    ]
+    unmuted = next(n for n in notes if isinstance(n, AlertMuteNote) and n.state == "unmuted")
+    assert unmuted.t == until and mon.muted is None
+    firing = at(notes, "firing")
+    assert len(firing) == 1  # the muted step is not reported; the dip after the mute is
+    assert 0 <= firing[0].t - (T0 + DIP_AT + 5 * MIN) <= 20
+    assert firing[0].baseline == pytest.approx(2100, rel=0.05)
+
+
+def test_unmute_lifts_a_mute_and_mute_needs_a_reason() -> None:
+    mon = DipMonitor()
+    mon.mute("test")
+    notes, _ = run([3000] * 3, monitor=mon)
+    mon.unmute()
+    more, _ = run([3000] * 3, monitor=mon, start=3)
+    assert mutes(notes) == [("muted", "test")] and mutes(more) == [("unmuted", "test")]
+    assert mon.state("online").muted is None
+    with pytest.raises(ValueError, match="reason"):
+        mon.mute("")
+
+
+def test_a_disabled_monitor_says_nothing_about_mutes() -> None:
+    mon = DipMonitor(DipConfig(enabled=False), mute_of=lambda t: "收尾")
+    notes, _ = run([3000] * 10, monitor=mon)
+    assert notes == []
+
+
 def test_irregular_readings_of_a_steady_room_raise_nothing_for_hours() -> None:
     for seed in range(3):
         notes, _ = run(viewers(steps((math.inf, 2500)), 4 * 3600, seed=seed, wander=0.03))
@@ -229,7 +387,7 @@ def test_without_a_viewer_count_entries_stand_in_for_presence() -> None:
     rng = random.Random(4)
     mon = DipMonitor()
     assert mon.presence_metric == "enters"
-    notes: list[AlertNote] = []
+    notes: list[DipNote] = []
     for s in range(40 * MIN):
         rate = 100 if DIP_AT <= s < DIP_AT + 5 * MIN else 400
         notes += mon.update(sample(T0 + s, None, enters=rng.gauss(rate, math.sqrt(rate))))
@@ -243,7 +401,7 @@ def test_without_a_viewer_count_entries_stand_in_for_presence() -> None:
 def test_with_a_viewer_count_entries_stay_quiet() -> None:
     rng = random.Random(4)
     mon = DipMonitor()
-    notes: list[AlertNote] = []
+    notes: list[DipNote] = []
     series = viewers(steps((math.inf, 3000)), 40 * MIN)
     for s, v in enumerate(series):
         rate = 100 if DIP_AT <= s < DIP_AT + 5 * MIN else 400

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -21,7 +21,7 @@ from console.cli import main
 from console.config import Config, ConfigError, convert_yaml, load_config
 from console.core.clock import ManualClock
 from console.core.dips import DipConfig, DipMonitor
-from console.core.show import Segment, ShowScript
+from console.core.show import Segment, ShowScript, ShowTracker
 from console.session import build_session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,3 +171,88 @@ def test_with_a_run_of_show_the_alert_names_the_segment_it_began_in(
     firing = next(a for a in alerts_in(out) if a["state"] == "firing" and a["t"] >= show.start + DIP_START)
     assert firing["segment"] == show.segment_at(firing["since"] - show.start).title
     assert firing["segment"] == show.segment_at(DIP_START + 10).title  # the dip began in it
+
+
+# -- muted dip alerts in the 收尾 --
+
+
+def test_closing_options_are_typed_and_strict() -> None:
+    cfg, _ = convert_yaml("dips:\n  closing_kinds: [谢幕, 收尾]\n", "c.yaml", Config)
+    assert cfg.dips.closing_kinds == ("谢幕", "收尾") and cfg.dips.mute_closing
+    assert "收尾" in DipConfig().closing_kinds and "closing" in DipConfig().closing_kinds
+    for text, line, key in (
+        ("dips:\n  closing_kinds: ['']\n", 2, "dips.closing_kinds[0]"),
+        ("dips:\n  mute_closing: sometimes\n", 2, "dips.mute_closing"),
+        ("dips:\n  closing_kind: [收尾]\n", 2, "dips.closing_kind"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            convert_yaml(text, "c.yaml", Config)
+        assert (err.value.line, err.value.key) == (line, key)
+
+
+def closing_script(last_kind: str = "收尾", advance: Literal["time", "pin", "key"] = "time") -> ShowScript:
+    return ShowScript(
+        title="t",
+        segments=[
+            Segment(title="讲品·大衣", kind="讲品", start=0.0, duration=60.0),
+            Segment(title="收尾·下播预告", kind=last_kind, start=60.0, duration=30.0, advance=advance),
+        ],
+    )
+
+
+def test_the_tracker_says_when_the_show_winds_down() -> None:
+    tracker = ShowTracker(closing_script(" Closing "))
+    kinds = DipConfig().closing_kinds
+    assert tracker.winding_down_at(10.0, kinds) is None  # not started
+    tracker.start(0.0)
+    tracker.tick(70.0)
+    assert tracker.winding_down_at(30.0, kinds) is None
+    assert tracker.winding_down_at(65.0, kinds) == "收尾·下播预告 (Closing)"  # any case, blanks ignored
+    assert tracker.winding_down_at(65.0, ()) is None
+    tracker.tick(95.0)  # the last segment ran out: the show is over
+    assert tracker.winding_down_at(95.0, ()) == "show over (下播)"
+    tracker.jump(0, 100.0)  # back on air by key after the end: not over any more
+    assert tracker.winding_down_at(101.0, kinds) is None
+    assert tracker.winding_down_at(95.0, ()) == "show over (下播)"  # what was, stays
+    # a last segment that is not a closing one, run by key past its time
+    keyed = ShowTracker(closing_script("讲品", advance="key"))
+    keyed.start(0.0)
+    keyed.tick(100.0)
+    assert keyed.winding_down_at(80.0, kinds) is None
+    assert keyed.winding_down_at(100.0, kinds) == "收尾·下播预告 (past the planned end)"
+
+
+def test_build_session_mutes_dips_while_the_show_winds_down() -> None:
+    session = build_session(Config(), ManualClock(0.0), script=closing_script())
+    assert session.dips is not None and session.show is not None
+    mute_of = session.dips.mute_of
+    assert mute_of is not None
+    session.show.start(0.0)
+    session.show.tick(70.0)
+    assert mute_of(30.0) is None and mute_of(65.0) == "收尾·下播预告 (收尾)"
+    off = build_session(Config(dips=DipConfig(mute_closing=False)), ManualClock(0.0), script=closing_script())
+    bare = build_session(Config(), ManualClock(0.0))
+    assert off.dips is not None and off.dips.mute_of is None  # the option is off
+    assert bare.dips is not None and bare.dips.mute_of is None  # no run-of-show
+
+
+@pytest.mark.parametrize("mute", [False, True])
+def test_the_closing_decline_alarms_only_without_the_mute(tmp_path: Path, mute: bool) -> None:
+    """A generated 20-minute show: its 收尾 loses 60 % of the room in under a minute."""
+    show, events = demo.generate(2, 20, pushes=0)
+    rec = tmp_path / "show.jsonl.gz"
+    demo.write_recording(events, rec)
+    out = tmp_path / "notes.jsonl"
+    analyze(str(rec), Config(dips=DipConfig(mute_closing=mute)), out=out, script=script_of(show))
+    alerts = alerts_in(out)
+    closing = show.segments[-1]
+    start = show.start + closing.actual_start
+    firing = [a for a in alerts if a.get("direction") == "dip" and a["state"] == "firing"]
+    if not mute:
+        assert firing and all(a["t"] > start for a in firing)  # the false alarm of the 收尾
+        return
+    assert firing == []
+    muted = [a for a in alerts if a["state"] == "muted"]
+    assert [a["reason"] for a in muted][:1] == [f"{closing.title} (closing)"]
+    assert start <= muted[0]["t"] <= start + 1
+    assert "metric" not in muted[0] or muted[0]["metric"] is None

@@ -663,3 +663,29 @@ def test_eval_script_on_a_tiny_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "false-positive rate 0.000" in out
     assert "sure=y" in out
     assert "FN d" in out
+
+
+def test_the_show_scripts_products_teach_the_scorer_their_names(tmp_path: Path) -> None:
+    from console.config import Config
+    from console.core.show import product_keywords
+    from console.session import build_session
+    from console.showfile import load_show
+
+    path = tmp_path / "plants.yaml"
+    path.write_text(
+        "title: 绿植专场\n"
+        "segments:\n"
+        "  - title: 1号 龟背竹\n"
+        "    duration: '10:00'\n"
+        "    product: {link: 1, id: p-monstera, title: 龟背竹 大号（带盆）, keywords: [龟背]}\n",
+        encoding="utf-8",
+    )
+    script = load_show(path)
+    assert product_keywords(script) == {"p-monstera": ["龟背", "龟背竹", "大号", "带盆"]}
+    question = "龟背竹能放卧室吗"
+    bare = build_session(Config(), ManualClock(0.0))
+    assert not bare.questions.scorer.analyze(question).flag  # an unknown plant: no topic
+    taught = build_session(Config(), ManualClock(0.0), script=script)
+    analysis = taught.questions.scorer.analyze(question)
+    assert analysis.flag and analysis.intent == "spec"
+    assert not taught.questions.scorer.analyze("我家龟背竹长得好").flag  # a name alone asks nothing

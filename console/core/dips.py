@@ -70,6 +70,23 @@ The spike alert freezes the baseline at the pre-push level, so the fall back
 is measured against the level before the push and is not a dip. A push too
 small to raise a spike (< +25 %) may be absorbed into the baseline, but its
 fall back is then at most 0.25 / 1.25 = 20 %, no deeper than the dip level.
+A push during the warm-up would otherwise be learnt as the room's level (the
+warm-up waits for the halves of the window to agree, which they do on the
+push's plateau) and its fall back would be a dip. So once the warm-up has a
+settled level (:attr:`_Track.primed`: both halves of the window hold a few
+readings, and they agree) the spike detector runs, silently, and a push
+freezes the baseline at the level before it, exactly as later. The warm-up
+ends on time all the same (with half the readings it normally needs, those
+of the frozen baseline), and the push is reported then, against the level
+before it. A push already rising before that (the first two minutes or so)
+cannot be told from the room opening, and is learnt.
+
+**Muting.** In the 收尾 (closing segment) and after the show's end viewers
+leave on purpose, and that decline is steep enough to look like a dip. While
+dip alerts are muted (:meth:`DipMonitor.mute`, or the run-of-show through
+``mute_of``) no dip starts and one in progress ends with ``reason="muted"``;
+spikes still report, and the baseline keeps learning, so it is the room as it
+is when the mute lifts. Each change is published as an :class:`AlertMuteNote`.
 
 **Without a viewer count** (a feed that sends no ``stats``, or stops sending
 them) presence is watched through ``enters`` (进场), which
@@ -101,7 +118,7 @@ from console.core.notes import Note
 MetricName = Literal["online", "enters", "comments", "likes", "follows", "gift_value", "orders", "gmv"]
 Direction = Literal["dip", "spike"]
 AlertState = Literal["pending", "firing", "resolved"]
-Reason = Literal["", "recovered", "cancelled", "expired"]
+Reason = Literal["", "recovered", "cancelled", "expired", "muted"]
 
 METRICS: tuple[MetricName, ...] = (
     "online",
@@ -144,6 +161,10 @@ PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
 Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
 DipLevel = Annotated[float, msgspec.Meta(gt=-1, lt=0)]
 SpikeLevel = Annotated[float, msgspec.Meta(gt=0)]
+SegmentKind = Annotated[str, msgspec.Meta(min_length=1)]
+
+#: segment kinds that close a show (``kind:`` in a show script): dip alerts are muted while one is on air
+CLOSING_KINDS: tuple[str, ...] = ("收尾", "下播", "closing", "outro")
 
 
 class DipParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -270,6 +291,13 @@ class DipConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     #: watch ``enters`` while ``online`` has had no new reading for ``stale_s``
     presence_fallback: bool = True
     stale_s: PositiveSeconds = 60.0
+    #: mute dip alerts while the show winds down (viewers leave on purpose): while a
+    #: segment of one of ``closing_kinds`` is on air, once the last segment has run
+    #: past its time, and after the show's end (needs a run-of-show; spikes still report)
+    mute_closing: bool = True
+    #: the segment kinds that count as closing (compared without case and surrounding
+    #: blanks); [] mutes only past the last segment's time and after the end
+    closing_kinds: tuple[SegmentKind, ...] = CLOSING_KINDS
     online: DipParams = msgspec.field(default_factory=DipParams)
     rates: RateParams = msgspec.field(default_factory=RateParams)
     overrides: dict[MetricName, DipOverrides] = msgspec.field(default_factory=dict)
@@ -298,8 +326,9 @@ class AlertNote(Note, kw_only=True):
     air when the alert began (None without a run-of-show). ``since`` is when it
     began, which also identifies the alert together with metric and direction.
     ``reason`` says how a resolved alert ended: ``recovered``, ``cancelled``
-    (it never fired) or ``expired`` (the level moved for good; the baseline is
-    relearnt).
+    (it never fired), ``expired`` (the level moved for good; the baseline is
+    relearnt) or ``muted`` (dip alerts were muted while it was on: see
+    :class:`AlertMuteNote`).
     """
 
     kind: Literal["alert"] = "alert"
@@ -314,6 +343,25 @@ class AlertNote(Note, kw_only=True):
     segment: str | None
     suggestion: str
     reason: Reason = ""
+
+
+class AlertMuteNote(Note, kw_only=True):
+    """Dip alerts were muted (``state="muted"``, again when the reason changes) or unmuted.
+
+    Its ``kind`` is ``alert`` so that it is listed with the alerts, but it has
+    no metric or direction: readers of alert episodes skip it. ``reason`` says
+    why (a closing segment, the show's end, or what :meth:`DipMonitor.mute`
+    was given); ``until`` is when a timed mute lifts by itself.
+    """
+
+    kind: Literal["alert"] = "alert"
+    state: Literal["muted", "unmuted"]
+    reason: str
+    until: float | None = None
+
+
+#: what :meth:`DipMonitor.update` returns: alert steps, and the mutes of dip alerts
+DipNote = AlertNote | AlertMuteNote
 
 
 class MetricState(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -331,6 +379,8 @@ class MetricState(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     change: float | None
     scale: float | None
     frozen: bool
+    #: why dip alerts are muted right now (None while they are not)
+    muted: str | None = None
 
 
 class SortedWindow:
@@ -498,6 +548,10 @@ class Baseline:
         a = self._all
         return a.mad(a.median())
 
+    def has_history(self, n: int = 1) -> bool:
+        """Both halves hold ``n`` readings or more: the window has a past to compare the present with."""
+        return len(self._old) >= n and len(self._new) >= n
+
     def drift(self) -> float:
         """Relative change from the older half's median to the newer half's (0 while either is empty)."""
         new, old = self._new, self._old
@@ -519,6 +573,7 @@ class _Alert:
         "silent",
         "since",
         "state",
+        "warmup",
         "worst",
     )
 
@@ -531,6 +586,8 @@ class _Alert:
         # began during the cooldown, or while the metric was not reported:
         # it runs and freezes the baseline all the same, but says nothing
         self.silent = False
+        # began during the warm-up: silent until the warm-up is over, then reported
+        self.warmup = False
         self.worst = 0.0
         self.baseline = 0.0
         self.segment: str | None = None
@@ -566,6 +623,8 @@ class _Track:
         self.hi = 0.0  # CUSUM of evidence for a spike
         self.dip = _Alert("dip")
         self.spike = _Alert("spike")
+        #: dip alerts are muted (:meth:`DipMonitor.mute`): no dip episode starts
+        self.muted = False
 
     @property
     def frozen(self) -> bool:
@@ -575,15 +634,51 @@ class _Track:
     @property
     def ready(self) -> bool:
         """Warmed up (once, until the next relearn), and the baseline is worth watching."""
-        if not self.warm:
+        if not self.warm and self.started is not None:
             p = self.p
+            waited = self.live - self.started
+            need = p.min_readings
+            if self.frozen_since is not None and self.last_t is not None:
+                # a push watched in the warm-up does not prolong it: the baseline, frozen
+                # before the push, was settled enough to watch for it, and it is reported
+                waited += self.last_t - self.frozen_since
+                if self.spike.warmup:
+                    need = max(3, p.min_readings // 2)
             self.warm = (
-                self.started is not None
-                and self.live - self.started >= p.warmup_s
-                and len(self.baseline) >= p.min_readings
-                and abs(self.baseline.drift()) <= p.settle
+                waited >= p.warmup_s and len(self.baseline) >= need and abs(self.baseline.drift()) <= p.settle
             )
         return self.warm and self.center >= self.p.min_baseline
+
+    @property
+    def primed(self) -> bool:
+        """Still warming up, but with a settled level to rise from: watch (silently) for a push.
+
+        Both halves of the window hold a quarter of :attr:`DipParams.min_readings`
+        (half a window of history or more), at least half of it in all, and they
+        agree within :attr:`DipParams.settle`. A room still filling up is not
+        primed: its rise is the opening ramp, not a push.
+        """
+        p = self.p
+        b = self.baseline
+        return (
+            b.has_history(max(2, p.min_readings // 4))
+            and len(b) >= max(3, p.min_readings // 2)
+            and abs(b.drift()) <= p.settle
+            and self.center >= p.min_baseline
+        )
+
+    def set_muted(self, muted: bool, t: float) -> list[_Event]:
+        """Mute or unmute the dip direction; returns the end of a dip alert that was on."""
+        if muted == self.muted:
+            return []
+        self.muted = muted
+        self.lo = 0.0
+        if muted:
+            return [self._end(self.dip, t, "muted")] if self.dip.state != "ok" else []
+        # the baseline learnt all along; a level still moving (a decline that goes on)
+        # must settle again before a dip can start, as after a relearn
+        self.warm = False
+        return []
 
     def change(self) -> float:
         assert self.value is not None
@@ -633,13 +728,27 @@ class _Track:
             self.started = self.live
         events: list[_Event] = []
         if self.ready:
+            if self.spike.warmup:
+                events += self._announce(self.spike, t)
             z = (x - self.center) / self.scale
             if new:
                 self._cusum(z)
             change = self.change()
-            events += self._advance(self.dip, t, change, z, self.lo)
+            if self.muted:
+                self.lo = 0.0
+            else:
+                events += self._advance(self.dip, t, change, z, self.lo)
             if self.p.spikes:
                 events += self._advance(self.spike, t, change, z, self.hi)
+        elif self.p.spikes and (self.spike.state != "ok" or self.primed):
+            # warm-up with a level already: a push now would be learnt as the normal level
+            # and its fall back taken for a dip, so the spike detector runs (silently) and
+            # freezes the baseline (and the warm-up's clock) before the push, as it does later
+            z = (x - self.center) / self.scale
+            if new:
+                self._cusum(z)
+            self.lo = 0.0
+            events += self._advance(self.spike, t, self.change(), z, self.hi)
         else:
             self.lo = self.hi = 0.0
         if not self.frozen:
@@ -683,7 +792,8 @@ class _Track:
             if cusum >= p.h / 2 and beyond_fire:
                 if p.rewind_s and not self.frozen:
                     # the readings just before may be this alert's onset: judge it without them
-                    self.baseline.rewind(self.live - p.rewind_s, p.min_readings)
+                    keep = p.min_readings if self.warm else max(3, len(self.baseline) // 2)
+                    self.baseline.rewind(self.live - p.rewind_s, keep)
                     self._refresh()
                     change = self.change()
                 a.state = "pending"
@@ -691,7 +801,9 @@ class _Track:
                 a.clear_since = None
                 a.worst = change
                 a.baseline = self.center
-                a.silent = t < a.cooldown_until
+                # nothing is reported during the warm-up, even what it watches for (until it is over)
+                a.warmup = not self.warm
+                a.silent = t < a.cooldown_until or a.warmup
                 return [_Event(a, "pending", "")]
         elif a.state == "pending":
             if not beyond_fire:
@@ -708,10 +820,18 @@ class _Track:
                 return [self._end(a, t, "recovered")]
         return []
 
+    def _announce(self, a: _Alert, t: float) -> list[_Event]:
+        """The warm-up is over while an alert it watched is still on: report it now."""
+        a.warmup = False
+        a.silent = a.since < a.cooldown_until
+        steps: list[AlertState] = ["pending", "firing"] if a.state == "firing" else ["pending"]
+        return [_Event(a, state, "") for state in steps]
+
     def _end(self, a: _Alert, t: float, reason: Reason) -> _Event:
         fired = a.state == "firing"
         a.state = "ok"
-        if fired:
+        a.warmup = False
+        if fired and self.warm:  # a push watched during the warm-up and never reported
             a.cooldown_until = t + self.p.cooldown_s
         if a.direction == "dip":
             self.lo = 0.0
@@ -732,6 +852,18 @@ class DipMonitor:
     ``segment_of(t)`` names the show segment on air at ``t`` (None without a
     run-of-show); ``rate_window_s`` is the window of the rate metrics
     (:attr:`console.core.metrics.Metrics.window_seconds`).
+
+    **Muting.** While dip alerts are muted no dip episode starts, and one that
+    is pending or firing when the mute begins ends (``resolved``,
+    ``reason="muted"``). Spikes are still watched and reported: a wave of
+    viewers is an opportunity even in the 收尾, and the spike detector is what
+    keeps a push out of the baseline. The baseline goes on learning, so it
+    follows the decline and is the room as it is when the mute lifts; a dip
+    can then start only once the level has settled again (the warm-up's
+    settle test). Dips are muted while ``mute_of(t)`` gives a reason (the
+    session derives it from the run-of-show: the 收尾), or from
+    :meth:`mute` to :meth:`unmute` (or ``until``). Each change is published
+    as an :class:`AlertMuteNote`.
     """
 
     def __init__(
@@ -739,10 +871,14 @@ class DipMonitor:
         config: DipConfig | None = None,
         *,
         segment_of: Callable[[float], str | None] | None = None,
+        mute_of: Callable[[float], str | None] | None = None,
         rate_window_s: float = 60.0,
     ) -> None:
         self.config = config = config or DipConfig()
         self.segment_of = segment_of
+        self.mute_of = mute_of
+        self._manual: tuple[str, float | None] | None = None
+        self._muted: str | None = None
         watched = list(config.metrics) if config.enabled else []
         if config.enabled and config.presence_fallback and "enters" not in watched:
             watched.append("enters")  # learns all along, speaks only while it stands in for online
@@ -765,38 +901,78 @@ class DipMonitor:
             return "enters"
         return "online" if self._now - track.last_new <= self.config.stale_s else "enters"
 
-    def update(self, sample: Sample) -> list[AlertNote]:
-        """Take the next one-second sample; returns the alert notes it causes."""
+    def mute(self, reason: str, until: float | None = None) -> None:
+        """Mute dip alerts from the next sample on, until :meth:`unmute` or event time ``until``.
+
+        ``reason`` is shown to the 场控 (:class:`AlertMuteNote`); it takes
+        precedence over ``mute_of`` while it lasts.
+        """
+        if not reason:
+            raise ValueError("a mute needs a reason")
+        self._manual = (reason, until)
+
+    def unmute(self) -> None:
+        """Lift a :meth:`mute` (from the next sample on); ``mute_of`` still applies."""
+        self._manual = None
+
+    @property
+    def muted(self) -> str | None:
+        """Why dip alerts are muted as of the latest sample, or None while they are not."""
+        return self._muted
+
+    def _mute_at(self, t: float) -> tuple[str | None, float | None]:
+        manual = self._manual
+        if manual is not None:
+            if manual[1] is None or t < manual[1]:
+                return manual
+            self._manual = None
+        return (self.mute_of(t) if self.mute_of is not None else None), None
+
+    def update(self, sample: Sample) -> list[DipNote]:
+        """Take the next one-second sample; returns the alert (and mute) notes it causes."""
         t = float(sample.t)
         self._now = t
-        notes: list[AlertNote] = []
+        notes: list[DipNote] = []
+        if self._tracks:
+            reason, until = self._mute_at(t)
+            if reason != self._muted:
+                lifted, self._muted = self._muted, reason
+                state: Literal["muted", "unmuted"] = "muted" if reason else "unmuted"
+                notes.append(AlertMuteNote(t=t, state=state, reason=reason or lifted or "", until=until))
+                for metric, track in self._tracks.items():
+                    notes += self._notes(metric, track, track.set_muted(reason is not None, t), t)
         for metric, track in self._tracks.items():
-            for ev in track.step(t, sample.get(metric)):
-                a = ev.alert
-                if ev.state == "pending":
-                    # an episode that begins while its metric is not reported stays silent to the end
-                    a.silent = a.silent or metric not in self.metrics
-                    a.segment = self.segment_of(t) if self.segment_of is not None else None
-                if a.silent:
-                    continue
-                value = track.value
-                assert value is not None
-                notes.append(
-                    AlertNote(
-                        t=t,
-                        metric=metric,
-                        state=ev.state,
-                        direction=a.direction,
-                        change=round(value / a.baseline - 1.0 if a.baseline > 0 else 0.0, 4),
-                        worst=round(a.worst, 4),
-                        baseline=round(a.baseline, 2),
-                        value=value,
-                        since=a.since,
-                        segment=a.segment,
-                        suggestion=SUGGESTIONS[metric, a.direction],
-                        reason=ev.reason,
-                    )
+            notes += self._notes(metric, track, track.step(t, sample.get(metric)), t)
+        return notes
+
+    def _notes(self, metric: MetricName, track: _Track, events: list[_Event], t: float) -> list[DipNote]:
+        notes: list[DipNote] = []
+        for ev in events:
+            a = ev.alert
+            if ev.state == "pending":
+                # an episode that begins while its metric is not reported stays silent to the end
+                a.silent = a.silent or metric not in self.metrics
+                a.segment = self.segment_of(a.since) if self.segment_of is not None else None
+            if a.silent:
+                continue
+            value = track.value
+            assert value is not None
+            notes.append(
+                AlertNote(
+                    t=t,
+                    metric=metric,
+                    state=ev.state,
+                    direction=a.direction,
+                    change=round(value / a.baseline - 1.0 if a.baseline > 0 else 0.0, 4),
+                    worst=round(a.worst, 4),
+                    baseline=round(a.baseline, 2),
+                    value=value,
+                    since=a.since,
+                    segment=a.segment,
+                    suggestion=SUGGESTIONS[metric, a.direction],
+                    reason=ev.reason,
                 )
+            )
         return notes
 
     def state(self, metric: MetricName) -> MetricState:
@@ -804,7 +980,8 @@ class DipMonitor:
         track = self._tracks[metric]
         value = track.value
         active = next((a for a in (track.dip, track.spike) if a.state != "ok" and not a.silent), None)
-        ready = value is not None and (track.ready or track.frozen)
+        # a push watched during the warm-up freezes the baseline too, but it is still the warm-up
+        ready = value is not None and (track.ready or (track.frozen and track.warm))
         state: Literal["nodata", "warmup", "ok", "pending", "firing"]
         if active is not None:
             state = active.state
@@ -819,6 +996,7 @@ class DipMonitor:
             change=track.change() if ready else None,
             scale=track.scale if ready else None,
             frozen=track.frozen,
+            muted=self._muted,
         )
 
     def states(self) -> list[MetricState]:
@@ -830,9 +1008,14 @@ def attach(
     engine: Engine,
     config: DipConfig | None = None,
     segment_of: Callable[[float], str | None] | None = None,
+    *,
+    mute_of: Callable[[float], str | None] | None = None,
 ) -> DipMonitor:
-    """Watch ``engine``'s samples and publish every :class:`AlertNote` through ``engine.emit``."""
-    monitor = DipMonitor(config, segment_of=segment_of, rate_window_s=engine.metrics.window_seconds)
+    """Watch ``engine``'s samples and publish every :class:`AlertNote` (and
+    :class:`AlertMuteNote`) through ``engine.emit``; ``mute_of`` as for :class:`DipMonitor`."""
+    monitor = DipMonitor(
+        config, segment_of=segment_of, mute_of=mute_of, rate_window_s=engine.metrics.window_seconds
+    )
 
     def hook(sample: Sample) -> None:
         for note in monitor.update(sample):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -51,6 +51,32 @@ class ScriptProduct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     live_price: float | None = None
     stock: int | None = None
     points: list[str] = msgspec.field(default_factory=list)
+    keywords: list[str] = msgspec.field(default_factory=list)
+    """Words viewers use for it (呢子, 大衣), beside the words of its title."""
+
+
+_TITLE_SPLIT = re.compile(r"[\s,，、/|｜()（）【】\[\]·+:：;；!！?？#]+")
+
+
+def product_keywords(script: ShowScript) -> dict[str, list[str]]:
+    """Product id → the words that name it: its ``keywords`` and the words of its title.
+
+    The question scorer learns them (:attr:`QuestionConfig.product_keywords`),
+    so a question about a product its lexicon has never heard of (龟背竹能放卧室吗)
+    still has a topic, and an ask about the product on air ranks higher. Title
+    words of 2–8 characters count; bare numbers (the 1 of "1号") do not.
+    """
+    out: dict[str, list[str]] = {}
+    for seg in script.segments:
+        product = seg.product
+        if product is None or not product.id:
+            continue
+        words = out.setdefault(product.id, [])
+        title_words = [w for w in _TITLE_SPLIT.split(product.title) if 2 <= len(w) <= 8 and not w.isdigit()]
+        for word in (*product.keywords, *title_words):
+            if word not in words:
+                words.append(word)
+    return out
 
 
 class Cue(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -539,6 +565,26 @@ class ShowTracker:
     def title_at(self, t: float) -> str | None:
         i = self.segment_at(t)
         return None if i is None else self.script.segments[i].title
+
+    def winding_down_at(self, t: float, kinds: Iterable[str]) -> str | None:
+        """Why the show is winding down at ``t`` (viewers leave on purpose), or None.
+
+        It is while a segment whose ``kind`` is one of ``kinds`` (收尾; compared
+        without case and surrounding blanks) is on air, while the last segment
+        has run past its planned time (plus holds), and once the show is over.
+        """
+        i = self.segment_at(t)
+        if i is None:
+            # the show is over (a segment re-entered by key after the end is on air again)
+            return "show over (下播)" if self.ended_at is not None and t >= self.ended_at else None
+        seg = self.script.segments[i]
+        if seg.kind.strip().casefold() in {k.strip().casefold() for k in kinds}:
+            return f"{seg.title} ({seg.kind.strip()})"
+        run = self.runs[i]
+        assert run.actual_start is not None
+        if self._following(i) is None and t >= run.actual_start + seg.duration + run.hold:
+            return f"{seg.title} (past the planned end)"
+        return None
 
     # -- internals --
 
