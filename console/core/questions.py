@@ -1227,25 +1227,25 @@ _NEG_WORDS: Final = (
     "(拍下|拍个|送个|买个|买下|抱走|领走|娶)主播|主播(带回家|回家|我要了)|带回家|主播的链接|上主播|主播下的|"
     "陪聊|陪睡|陪玩|一斤的主播|主播一斤"
 )
-_NEG: Final = (
-    trie_regex(expand(_NEG_WORDS)),
-    re.compile(
-        "|".join(
-            (
-                r"级(?<=[\d一二两三四五六七八九十]级)(?!能效|能耗|防水|果|品|棉|茶)",
-                r"多少(?<!防水多少)(?<!能效多少)级|几(?<!防水几)(?<!能效几)级",
-                r"票(?<=[\d一二两三四五六七八九十百千万几]票)|听不清(?!吗)",
-                _each("你|主播|美女|小朋友|爷爷|奶奶|宝宝|老婆", r"[^,]{0,2}多大"),
-                _each("主播|美女|老婆|老公|你", "(?:本人)?(?:多少钱|怎么卖|卖吗|卖不卖)", not_after="[这那]"),
-                _each("谢谢|感谢", r"[^,]{0,6}的(?:墨镜|啤酒|玫瑰|跑车|火箭|小心心|嘉年华|花)"),
-                _each("今天|外面|现在|那边|你们那", r"[^,]{0,2}(?:多少度|几度)"),
-                _each("看|蹲|追|关注", r"了[\d一二两三四五六七八九十几]+天"),
-                "再说(?![一下遍说清])",  # 试穿了再说: put off, not asked
-                # the platform's membership, not a shop's (年卡会员, 会员价)
-                "会员(?<!年卡会员)(?<!月卡会员)(?<!店铺会员)(?<!门店会员)(?!价|日|卡|专享|折扣)",
-            )
+# one search: the words (as a trie) or the shapes, every alternative led by a literal
+_NEG: Final = re.compile(
+    trie_regex(expand(_NEG_WORDS)).pattern
+    + "|"
+    + "|".join(
+        (
+            r"级(?<=[\d一二两三四五六七八九十]级)(?!能效|能耗|防水|果|品|棉|茶)",
+            r"多少(?<!防水多少)(?<!能效多少)级|几(?<!防水几)(?<!能效几)级",
+            r"票(?<=[\d一二两三四五六七八九十百千万几]票)|听不清(?!吗)",
+            _each("你|主播|美女|小朋友|爷爷|奶奶|宝宝|老婆", r"[^,]{0,2}多大"),
+            _each("主播|美女|老婆|老公|你", "(?:本人)?(?:多少钱|怎么卖|卖吗|卖不卖)", not_after="[这那]"),
+            _each("谢谢|感谢", r"[^,]{0,6}的(?:墨镜|啤酒|玫瑰|跑车|火箭|小心心|嘉年华|花)"),
+            _each("今天|外面|现在|那边|你们那", r"[^,]{0,2}(?:多少度|几度)"),
+            _each("看|蹲|追|关注", r"了[\d一二两三四五六七八九十几]+天"),
+            "再说(?![一下遍说清])",  # 试穿了再说: put off, not asked
+            # the platform's membership, not a shop's (年卡会员, 会员价)
+            "会员(?<!年卡会员)(?<!月卡会员)(?<!店铺会员)(?<!门店会员)(?!价|日|卡|专享|折扣)",
         )
-    ),
+    )
 )
 # Questions about the host's (or a viewer's) own life, body and habits: they
 # use 多高/什么品种/穿多大 too, but nobody sells the answer.
@@ -1304,8 +1304,9 @@ _BOUGHT: Final = re.compile(r"收到|买的|买了|到货|刚买|你们|你家|�
 # Said as a joke: laughter, a sly emoji code (read from the raw text: the
 # codes are gone from the normalised one).
 # Laughter is everywhere in chat and costs a little; a joke said as one costs more.
-_LAUGH: Final = re.compile(r"哈哈|hhh|笑死", re.I)
-_JOKE: Final = re.compile(r"开玩笑|开个玩笑|逗你|\[(?:坏笑|偷笑|奸笑|doge|狗头|吃瓜|滑稽|阴险)\]", re.I)
+# (no re.I: it would cost the literal-prefix scan; both cases are spelled out)
+_LAUGH: Final = re.compile(r"哈哈|hhh|HHH|笑死")
+_JOKE: Final = re.compile(r"开玩笑|开个玩笑|逗你|\[(?:坏笑|偷笑|奸笑|doge|Doge|狗头|吃瓜|滑稽|阴险)\]")
 # Settled: the buyer closes the matter (先这样, 不用管了, 钱退回来了, 完好无损);
 # with no question in words, the commerce words in it need no answer.
 _SETTLED: Final = re.compile(
@@ -1629,7 +1630,7 @@ class QuestionScorer:
             raw += 0.05
         if kill:
             raw += 0.3 * kill
-        if _NEG[0].search(norm) is not None or _NEG[1].search(norm) is not None:
+        if _NEG.search(norm) is not None:
             raw -= 0.6
         elif keyed is not norm and _ITEM_ID.search(norm) is not None:
             raw += 0.05
