@@ -342,6 +342,9 @@ def test_hard_negatives(text: str) -> None:
         "等了好几天快递终于到了",
         # no matter how: said about the goods, asked of nobody
         "这锅怎么刷都不粘",
+        # a reply to another viewer, a matter settled
+        "@阿花 你那双多少码",
+        "谢谢客服 补发的已经收到了",
     ],
 )
 def test_statements_and_asides_are_not_flagged(text: str) -> None:
@@ -358,6 +361,11 @@ def test_statements_and_asides_are_not_flagged(text: str) -> None:
         ("围巾洗一次就掉毛了", "after_sales"),
         ("多肉到了烂根了 包活吗", "after_sales"),
         ("20款的车能装不", "spec"),
+        ("黑色没了？", "link_stock"),
+        ("能发新疆吗", "shipping"),
+        ("收到的围巾上有个小洞", "after_sales"),
+        # the size the host wears is a sizing reference, not her private life
+        ("主播多高多重 穿的什么码", "spec"),
     ],
 )
 def test_statements_that_need_the_seller(text: str, intent: str) -> None:

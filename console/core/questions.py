@@ -355,7 +355,7 @@ _LEXICON: Final[list[Entry]] = [
         "谢谢(你的|您的)?(处理|帮忙|安排)|感谢(你的|您的)?(处理|帮忙|安排)|辛苦(处理|帮忙)",
         "酒量|饭量|食量|收成|讲到哪|说到哪|讲到哪里|聊到哪",
         "坏的都没有|一个坏的都没|没有一个坏|都是好的",
-        "喝口水|歇会|休息一下|讲半天|说半天|讲了半天|说了半天",
+        "喝口水|歇会|休息一下|讲半天|说半天|讲了半天|说了半天|太坏了|坏死了|放毒",
     ),
     # ---- what the viewer cannot afford is not a haggle ------------------------
     _t(("-", "price", KILL, 0), "(吃|买|养|用|穿|玩|消费|花|戴)不起"),
@@ -482,6 +482,7 @@ _LEXICON: Final[list[Entry]] = [
         ("库存", "link_stock", S, Q),
         "#(米|寸|码|cm|斤|升|l|ml|g|克|号|岁|段)的(有吗|还有吗|有没有|有么)",
         "有没有#(米|寸|码|cm|斤|升|l|ml|g|克|号|岁|段)",
+        "色没了|码没了|色没有了|码没有了|还有(s|m|l|xl|xxl|xxxl|xs)(吗|么|没|不|嘛)",
         "卖的(啥|什么)|卖(啥|什么)呢|在卖(啥|什么)|今天卖(啥|什么)|在几号|是几号链接",
     ),
     _t(("库存", "link_stock", VW, WEAK | Q), "没了吗|没了么|没了嘛"),
@@ -626,6 +627,7 @@ _LEXICON: Final[list[Entry]] = [
     _t(("包装", "spec", VW, WEAK), "包装|盒子|带盖|带盖子|盖子"),
     _t(("配件", "spec", W, 0), "带(盆|土|盒子|电池|充电器|说明书|包装盒|配件|滤芯|刷头|赠品|支架)"),
     _t(("质量", "spec", S, 0), "防(猫|狗|宠物)抓|防抓"),
+    _t(("质量", "spec", W, 0), "零下#度|零下(十|二十|三十|几)度|够不够暖|够暖吗"),
     _t(("款式", "spec", S, Q), "#(号)?(和|跟|与)#(号)?哪个|#(号)?还是#(号)?(好|白|显|适合)"),
     _t(("用法", "usage", W, 0), "接线|布线|走线|包安装|上门安装|自己接|自己装"),
     _t(
@@ -741,6 +743,10 @@ _LEXICON: Final[list[Entry]] = [
     ),
     _t(("运费", "shipping", S, 0), "运费|邮费|包邮|运费险|另外出|包油|邮飞|运飞"),
     _t(("发货", "shipping", S, Q), "发吗|寄吗|发不发货|fahuo"),
+    _t(
+        ("运费", "shipping", W, 0),
+        "能发(新疆|西藏|青海|内蒙|海南|香港|澳门|台湾|国外|海外)|可以发(新疆|西藏|香港|国外)",
+    ),
     _t(("到货", "shipping", W, 0), "放(门卫|门口|快递柜|驿站|物业|传达室)|不在家"),
     _t(
         ("发货", "shipping", S, SOLO),
@@ -767,7 +773,8 @@ _LEXICON: Final[list[Entry]] = [
         "包活|包成活|死了(咋办|怎么办|包赔|包换|包退|能赔|赔吗)|死苗|烂根|到了就死|到了死了",
         "(用|吃|涂|擦|抹|戴|穿|喝)了?(就|后)?过敏|坏掉了|(左耳|右耳|左边|右边|一边|耳机|音箱|音响)(没|没有)声(音)?",
         "(颜色|大小|长短|尺码|两只|两个)不一样|一只深一只浅|不是一对|叶子(全|都)?(黄|枯|掉)了|蔫了|到了(就)?(死|蔫)",
-        "电流声|有杂音|杂音大|有噪音|沙沙声|滋滋声|竖线|横线|亮线|闪屏|花屏|漏液",
+        "电流声|有杂音|杂音大|有噪音|沙沙声|滋滋声|竖线|横线|亮线|闪屏|花屏|漏液|小洞|个小洞|开线了",
+        "(洗|穿|用|戴)完(就)?(掉色|缩水|起球|变形|开线|褪色|掉毛)",
     ),
     _t(
         ("问题", "after_sales", S, SOLO | COMPLAINT),
@@ -865,6 +872,8 @@ _FRAMES: Final[list[Frame]] = [
         SOLO,
         "才",
     ),
+    # 灰色没了？: a colour or size sold out (the colour term takes 色 before the scan sees 色没了)
+    ("库存", "(?:色|码)没(?:了|有了)", "link_stock", S, Q, "没"),
     # 套餐含机票吗: what the price includes
     ("配件", "(?:含不含|包不包含|包含|含)" + _NOT_END + "{1,5}(?:吗|么|嘛|不)", "spec", S, Q, "含"),
     # 报课送资料吗: asking what comes free
@@ -1275,6 +1284,7 @@ _PERSONAL: Final = re.compile(
 # commerce words in it (退款收到了, 已签收) need no answer.
 # someone addressed: the host, a viewer, the shop (what _PERSONAL, _YOU and _SHOP_YOU look for)
 _ADDRESS: Final = re.compile(r"[你您]|主播|姐|哥|老师|美女|帅")
+_WEARS_SIZE: Final = re.compile(r"穿的(?:是)?(?:什么|啥|几|多大)(?:码|号)?")
 # Viewers asking each other (楼上穿多大码, 有人买过吗, 用过的姐妹说说): the room may
 # answer, but nobody asked it.
 _AMONG_VIEWERS: Final = re.compile(
@@ -1293,7 +1303,9 @@ _AMONG_VIEWERS: Final = re.compile(
             _each("谁有|大家", "[^,]{0,6}(?:哪个|什么牌|啥牌|分享|推荐)"),
             _each("姐妹们|家人们|宝子们", "[^,]{0,6}(?:你们|值得|值不值|推荐)"),
             _each("姐妹|宝子|大家|你们", "[^,]{0,4}(?:用|买|喝|穿|选|吃)(?:哪个|哪款|哪种|几段|啥|什么)"),
-            "姐妹你家|你们说(?:买|选|哪)",
+            "姐妹你家|你们说(?:买|选|哪)|你们都(?:吃|用|买|穿|喝|选)|你们觉得|大家觉得",
+            # a reply to another viewer (@小桃子 你那只多少圈), not to the host
+            "@(?<![^,]@)(?!主播)[^,@]{1,20},",
             "有人(?:养|用|买|穿|吃|喝|戴)(?!过)|大家都(?:买|用|穿|选)的",
         )
     )
@@ -1314,7 +1326,7 @@ _SETTLED: Final = re.compile(
     r"钱退回来了|钱退了|钱到了|退款到了|到账了|收到退款|再想想|我想想|考虑一下|考虑考虑|我点了|点进去了|自己再看看|"
     r"我再看看|自己看看|纠结|没事哈|没事的|没关系|不会给差评|等物流吧|那我等|那我申请|那我先|那我去|那我就|先用着|"
     r"用着看|先来看看|没有问题了|没问题了|预约好了|约好了|太好了|已经寄出|寄出了|寄回了|也买了|等秒杀|等这个价|一直在等|"
-    r"手慢了|没抢到"
+    r"手慢了|没抢到|已经补发|补发的已经|已经收到|没有色差|没色差|就不换了|再等两天|一会找你|待会找你|已经申请|我觉得"
 )
 # The parcel is there: 已经拿到了, 收到货了, 终于到了.
 _ARRIVED: Final = re.compile(
@@ -1637,7 +1649,10 @@ class QuestionScorer:
         if (
             _ADDRESS.search(norm) is not None and _SHOP_YOU.search(norm) is None
         ):  # 你这拖鞋: "you" is the shop
-            about_goods = intent in _SELLER and (strongest[intent] >= S or complains)
+            # the size the host wears is a sizing reference for the goods (主播多高 穿的什么码)
+            about_goods = (intent in _SELLER and (strongest[intent] >= S or complains)) or (
+                intent == "spec" and _WEARS_SIZE.search(norm) is not None
+            )
             if not about_goods and _PERSONAL.search(norm) is not None:
                 raw -= 0.45  # 你多高啊, 你的狗是什么品种: the host's life, not the goods
             elif intent not in named and _YOU.search(norm) is not None:
