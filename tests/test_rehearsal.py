@@ -7,6 +7,8 @@ import copy
 import dataclasses
 import gzip
 import json
+from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,10 @@ from console.adapters.recording import iter_frames
 from console.analyze import analyze
 from console.config import Config, RecordingConfig
 from console.core.clock import ManualClock
+from console.core.decode import FrameDecoder
+from console.core.events import Comment, User
 from console.core.notes import Note, encode_note
-from console.core.show import ShowScript
+from console.core.show import ShowScript, format_offset
 from console.rehearsal import (
     LoadedRecording,
     Rehearsal,
@@ -31,6 +35,7 @@ from console.rehearsal import (
 from console.report import read_notes
 from console.session import Session, build_session
 from console.showfile import load_show
+from console.ui.feed import FeedView
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDING = ROOT / "samples" / "demo-show.jsonl.gz"
@@ -373,3 +378,125 @@ def test_console_without_rehearsal_hides_the_keys() -> None:
     app = ConsoleApp(session, prompt_server=False)
     assert app.check_action("rehearsal_pause", ()) is False
     assert app.check_action("show_next", ()) is True
+
+
+# -- the feed pane after a seek: it starts over from a marker line --
+
+
+def ids_from(rec: LoadedRecording, position: int) -> set[str]:
+    """Ids of the events in the recording's lines from ``position`` on."""
+    decoder = FrameDecoder(allow_binary=True)
+    return {e.id for line in rec.lines[position:] for e in decoder.decode(line)[0]}
+
+
+def feed_rows(feed: FeedView) -> list[str]:
+    return [feed.render_line(y).text for y in range(feed.scrollable_content_region.height)]
+
+
+async def test_feed_clear_starts_over_and_keeps_its_bounds() -> None:
+    from rich.text import Text
+    from textual.app import App, ComposeResult
+    from textual.content import Content
+
+    class FeedApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield FeedView(tz=UTC, history=20)
+
+    def comments(lo: int, hi: int) -> list[Comment]:
+        return [
+            Comment(id=f"c{i}", ts=T0 + i, user=User(id="u", name="观众"), text=f"第{i}条")
+            for i in range(lo, hi)
+        ]
+
+    app = FeedApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        feed = app.query_one(FeedView)
+        feed.add_batch(comments(0, 10))
+        feed.flag("c100")  # ahead of the view: forgotten by the clear
+        feed.pause()
+        await pilot.pause()
+        feed.clear(Content.styled("— seek to 1:05:00 —", "bold"))
+        await pilot.pause()
+        assert feed.line_count == 1 and feed.is_tailing and feed.pending == 0
+        assert feed_rows(feed)[0].startswith("— seek to 1:05:00 —")
+        assert feed.flag("c3") is False  # the old comments are gone
+
+        feed.add_batch(comments(100, 130))  # more than a batch: 11 dropped, one "+11 more" line
+        await pilot.pause()
+        assert feed.line_count == 20 and feed.skipped_total == 11 and feed.shown_total == 29
+        rows = [row for row in feed_rows(feed) if row.strip()]
+        assert "+11 more not shown" in rows[0] and "第129条" in rows[-1]  # the marker rolled out
+        assert not any(entry.flagged for entry in feed._buffers["comment"])  # c100 was dropped anyway
+
+        # a Text marker, markup-looking, one line only; it survives a filter change
+        feed.clear(Text("[@click=app.quit]— seek —[/]\nsecond line"))
+        feed.add_batch(comments(200, 203))
+        feed.toggle_kind("gift")
+        feed.toggle_kind("comment")
+        await pilot.pause()
+        assert feed.line_count == 1
+        assert feed_rows(feed)[0].startswith("[@click=app.quit]— seek —[/]")
+        assert all(not (s.style and s.style.meta) for s in feed.render_line(0))
+        feed.toggle_kind("comment")
+        await pilot.pause()
+        rows = [row for row in feed_rows(feed) if row.strip()]
+        assert len(rows) == 4 and rows[0].startswith("[@click") and "second line" not in "".join(rows)
+        assert "第202条" in rows[-1]
+
+
+async def test_seek_starts_the_feed_over_from_the_new_position(
+    first15: LoadedRecording, script: ShowScript
+) -> None:
+    from console.ui.app import ConsoleApp
+    from console.ui.feed import FeedEntry, MarkEntry
+
+    r = Rehearsal(first15, Config(), script, speed=50.0)
+    r.build_index()
+    app = ConsoleApp(r.session, source=r, mode="replay", title="排练", prompt_server=False, rehearsal=r)
+
+    async def until(condition: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10):
+            while not condition():
+                await pilot.pause(0.05)
+        await pilot.pause()
+
+    def check_feed(mark: str) -> None:
+        """The marker first, then only events from the new position's lines."""
+        assert r.last_seek is not None
+        entries = list(app.feed._visible)
+        assert isinstance(entries[0], MarkEntry) and entries[0].content.plain == mark
+        after = ids_from(first15, r.last_seek.position)
+        events = [e for e in entries[1:] if isinstance(e, FeedEntry)]
+        assert all(e.event.id in after for e in events), [
+            e.event.id for e in events if e.event.id not in after
+        ]
+
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(lambda: app.feed.line_count > 50)  # the first minutes, at 50×
+        feed_sub = app._feed_sub
+        assert feed_sub is not None
+        await pilot.press("space")  # paused: the seek keeps it, so the pane holds the marker alone
+        assert r.paused
+        app._rehearsal_seek_to_time("10:00")  # what the T modal hands back
+        await until(lambda: r.take == 1)
+        assert app.feed.line_count == 1 and app.feed.is_tailing
+        assert feed_rows(app.feed)[0].startswith("— seek to 10:00 —")
+        assert feed_sub.generation == 1 and feed_sub in app.engine.bus.subscriptions
+        check_feed("— seek to 10:00 —")
+
+        await pilot.press("space")
+        await until(lambda: app.feed.line_count > 20)
+        check_feed("— seek to 10:00 —")
+
+        was = r.clock.now()
+        await pilot.press("left_square_bracket")  # back 1 minute: the later lines must go
+        await until(lambda: r.take == 2)
+        assert r.last_seek is not None and was - 60 <= r.last_seek.target < was
+        back = format_offset(r.last_seek.target - first15.start)
+        await until(lambda: app.feed.line_count > 20)
+        check_feed(f"— seek to {back} —")
+
+        await pilot.press("R")
+        await until(lambda: r.take == 3)
+        await until(lambda: app.feed.line_count > 20)
+        check_feed("— restart from 0:00 —")

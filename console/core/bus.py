@@ -5,6 +5,14 @@ and when it is full the oldest item is dropped and counted. A slow view thus
 loses old lines (and shows how many) instead of stalling ingestion.
 Subscribers pull (``drain``); an optional ``wake`` callback lets an async
 adapter know there is something to pull.
+
+A rehearsal's seek replaces the engine, and with it the bus, under views that
+keep their subscriptions: :meth:`Bus.adopt` moves a subscription to another
+bus and drops what it had pending from before the jump
+(:meth:`Subscription.discard`). Discarded items are a discontinuity, not a
+slow reader: they are not counted in ``dropped`` (which views show as "+N
+more"); ``generation`` counts the discontinuities instead, so a poller can
+tell that what it drains next does not follow what it drained before.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from typing import Any
 
 
 class Subscription:
-    __slots__ = ("_bus", "accepts", "dropped", "maxlen", "name", "queue", "wake")
+    __slots__ = ("_bus", "accepts", "dropped", "generation", "maxlen", "name", "queue", "wake")
 
     def __init__(
         self,
@@ -30,6 +38,8 @@ class Subscription:
         self.maxlen = maxlen
         self.queue: deque[Any] = deque(maxlen=maxlen)
         self.dropped = 0
+        #: discontinuities so far: bumped whenever what was pending is discarded (a seek)
+        self.generation = 0
         self.accepts = accepts
         self.wake = wake
 
@@ -49,6 +59,17 @@ class Subscription:
             q.clear()
             return items
         return [q.popleft() for _ in range(limit)]
+
+    def discard(self) -> int:
+        """Drop everything pending (a discontinuity such as a seek); returns how many.
+
+        Unlike an overflow this is not counted in :attr:`dropped`; it bumps
+        :attr:`generation`, even when nothing was pending.
+        """
+        n = len(self.queue)
+        self.queue.clear()
+        self.generation += 1
+        return n
 
     def __len__(self) -> int:
         return len(self.queue)
@@ -80,6 +101,21 @@ class Bus:
         if sub in self._subs:
             self._subs.remove(sub)
             self._routes.clear()
+
+    def adopt(self, sub: Subscription) -> None:
+        """Move ``sub`` to this bus from the one it is on (the same object: its holders keep it).
+
+        What it had pending from the other bus is discarded (:meth:`Subscription.discard`);
+        its name, bound, filter, wake callback and ``dropped`` count are kept.
+        Adopting a subscription already here only discards its pending items.
+        """
+        if sub._bus is not self:
+            sub._bus.unsubscribe(sub)
+            sub._bus = self
+        if sub not in self._subs:
+            self._subs.append(sub)
+            self._routes.clear()
+        sub.discard()
 
     def _route(self, cls: type) -> tuple[Subscription, ...]:
         route = tuple(

@@ -13,7 +13,10 @@ So (like Textualize's *toolong*):
 * history is **bounded**: one deque per event type (so hidden, chatty types
   such as enters cannot evict comments), plus a deque of what is on screen;
 * when one batch holds more than the pane can take, the oldest are dropped and
-  a ``+N more`` line marks the gap — the pane skips, it never stalls.
+  a ``+N more`` line marks the gap — the pane skips, it never stalls;
+* :meth:`FeedView.clear` starts the pane over (a rehearsal's seek jumps to
+  another point of the show: the lines before it belong to another timeline),
+  optionally with a marker line of the console's own (``— seek to 1:05:00 —``).
 
 Untrusted text (comments, user names, gift names) only ever becomes the text of
 a ``Segment``: nothing here parses markup, so ``[@click=app.quit]`` is just
@@ -35,6 +38,7 @@ from typing import ClassVar, Final
 import msgspec
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -178,7 +182,21 @@ class GapEntry(msgspec.Struct, gc=False):
         return [Segment(f" ⋯ +{self.count:,} more not shown (the feed outran the view)", _GAP)]
 
 
-Entry = FeedEntry | GapEntry
+class MarkEntry(msgspec.Struct):
+    """A line of the console's own, not an event (a rehearsal's ``— seek to 1:05:00 —``).
+
+    Its text is a :class:`~textual.content.Content` (never a markup string),
+    one line; it is kept, like a gap, across filter changes.
+    """
+
+    seq: int
+    content: Content
+
+    def segments(self, tz: tzinfo) -> list[Segment]:
+        return self.content.render_segments()
+
+
+Entry = FeedEntry | GapEntry | MarkEntry
 
 
 def _seq(entry: Entry) -> int:
@@ -235,6 +253,7 @@ than the view could show (they are still counted).
         self.max_batch = max(1, min(max_batch, history - 1))
         self._buffers: dict[str, deque[FeedEntry]] = {k: deque(maxlen=history) for k in FEED_KINDS}
         self._gaps: deque[GapEntry] = deque(maxlen=history)
+        self._marks: deque[MarkEntry] = deque(maxlen=history)
         self._visible: deque[Entry] = deque(maxlen=history)
         self._enabled: set[str] = set(kinds)
         if not self._enabled <= set(FEED_KINDS):
@@ -311,6 +330,34 @@ than the view could show (they are still counted).
         self.shown_total += len(batch)
         if added or lost:
             self._lines_added(added, evicted=before + added + bool(lost) - len(visible))
+
+    def clear(self, marker: Content | Text | None = None) -> None:
+        """Forget every line, then show ``marker`` (if any: its first line, never parsed as markup)
+        and follow new lines again.
+
+        For a discontinuity such as a rehearsal's seek: the events in the pane,
+        the gaps and flags pending for comments not yet seen belong to the
+        timeline the console left. The type filters stay as they are, and so
+        do :attr:`shown_total` and :attr:`skipped_total` (counts since the start).
+        """
+        for buffer in self._buffers.values():
+            buffer.clear()
+        self._gaps.clear()
+        self._marks.clear()
+        self._visible.clear()
+        self._comments_by_id.clear()
+        self._pending_flags.clear()
+        self._rendered.clear()
+        if marker is not None:
+            entry = self._marker_entry(marker)
+            self._marks.append(entry)
+            self._visible.append(entry)
+        self._tail = True
+        self.pending = 0
+        self._set_height(len(self._visible))
+        self._scroll_to_end()
+        self._update_subtitle()
+        self.refresh()
 
     def toggle_kind(self, kind: str) -> bool:
         """Show or hide one event type; returns whether it is now shown."""
@@ -410,6 +457,11 @@ than the view could show (they are still counted).
         self._seq += 1
         return self._seq
 
+    def _marker_entry(self, marker: Content | Text) -> MarkEntry:
+        content = Content.from_rich_text(marker) if isinstance(marker, Text) else marker
+        lines = content.split("\n")
+        return MarkEntry(self._next_seq(), lines[0] if lines else Content())
+
     def _lines_added(self, added: int, evicted: int) -> None:
         """One batch landed: one size update, one refresh, keep the view put."""
         self._set_height(len(self._visible))
@@ -428,7 +480,7 @@ than the view could show (they are still counted).
         top_index = int(self.scroll_y)
         top = None if self._tail or top_index >= len(self._visible) else self._visible[top_index].seq
         sources: list[Iterable[Entry]] = [self._buffers[k] for k in FEED_KINDS if k in self._enabled]
-        sources.append(self._gaps)
+        sources += [self._gaps, self._marks]
         self._visible = deque(heapq.merge(*sources, key=_seq), maxlen=self.history)
         self._set_height(len(self._visible))
         if top is None:

@@ -8,11 +8,15 @@ second and redraws only when what it shows changed, like the other panes.
 
 :func:`rebind_session` is what the console does after a seek or restart: the
 rehearsal built a new session; the views keep their widgets and their bus
-subscriptions and are pointed at it.
+subscriptions (:func:`adopt_subscriptions`) and are pointed at it. The banner,
+which follows the rehearsal, also starts the feed pane over at that moment,
+with a ``— seek to 1:05:00 —`` line: what the pane held came from the
+timeline the console has just left.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import TYPE_CHECKING, Final
 
@@ -22,16 +26,24 @@ from textual.widget import Widget
 from console.core.bus import Bus, Subscription
 from console.core.show import format_offset, parse_offset
 from console.session import Session
+from console.ui.feed import FeedView
 
 if TYPE_CHECKING:
     from console.rehearsal import Rehearsal, SeekResult
 
 BANNER_HZ: Final = 4.0
 KEYS: Final = "空格 暂停 · +/- 速度 · [ ] ±1分 · T 跳到时间 · S 跳到段落 · R 重来"
+#: style of the feed pane's seek / restart line
+SEEK_MARK_STYLE: Final = "bold #ff875f"
 
 
 class RehearsalBanner(Widget):
-    """One line: 排练 REHEARSAL, play/pause, speed, position / length, indexing, keys."""
+    """One line: 排练 REHEARSAL, play/pause, speed, position / length, indexing, keys.
+
+    While mounted it listens to the rehearsal: after a seek or restart it
+    starts the feed pane of its screen over (:meth:`FeedView.clear`) with a
+    :func:`seek_marker` line, before any line of the new position reaches it.
+    """
 
     DEFAULT_CSS = """
     RehearsalBanner {
@@ -49,8 +61,24 @@ class RehearsalBanner(Widget):
         self._line = Content()
 
     def on_mount(self) -> None:
+        self.rehearsal.listeners.append(self._after_seek)
         self.update_from()
         self.set_interval(1 / BANNER_HZ, self.update_from, name="rehearsal-banner")
+
+    def on_unmount(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.rehearsal.listeners.remove(self._after_seek)
+
+    def _after_seek(self, session: Session) -> None:
+        """A seek or restart is installed (synchronously, on the event loop: nothing of the new
+        position has been drained yet): the feed starts over from the marker."""
+        result = self.rehearsal.last_seek
+        if result is None:
+            return
+        marker = seek_marker(self.rehearsal, result)
+        for feed in self.screen.query(FeedView):
+            feed.clear(marker)
+        self.update_from()
 
     def update_from(self) -> bool:
         st = self.rehearsal.status()
@@ -94,19 +122,15 @@ def parse_position(text: str) -> float:
 
 
 def adopt_subscriptions(old: Bus, new: Bus, subs: list[Subscription]) -> None:
-    """Move a view's subscriptions from the bus of the session it leaves to the new session's bus.
+    """Move a view's subscriptions from the bus of the session it leaves (``old``) to the new one's.
 
     The views hold on to their :class:`Subscription` objects (and timers hold
-    them too), so they are moved, not re-created. This reaches into the bus's
-    bookkeeping (``_subs``, ``_routes``, ``_bus``): ``Bus`` has no public way
-    to adopt a subscription (yet).
+    them too), so they are moved, not re-created (:meth:`Bus.adopt`). What
+    they had pending from ``old`` is discarded, not counted as dropped: it is
+    the timeline the console left, not lines the views were too slow for.
     """
     for sub in subs:
-        old.unsubscribe(sub)
-        sub.queue.clear()
-        sub._bus = new
-        new._subs.append(sub)
-    new._routes.clear()
+        new.adopt(sub)  # leaves whatever bus it is on: ``old``
 
 
 def rebind_session(target: Session, source: Session) -> None:
@@ -117,6 +141,15 @@ def rebind_session(target: Session, source: Session) -> None:
     """
     for f in dataclasses.fields(Session):
         setattr(target, f.name, getattr(source, f.name))
+
+
+def seek_marker(rehearsal: Rehearsal, result: SeekResult) -> Content:
+    """The feed pane's first line after a seek (``— seek to 1:05:00 —``) or a restart."""
+    if result.position == 0:
+        text = "— restart from 0:00 —"
+    else:
+        text = f"— seek to {format_offset(max(0.0, result.target - rehearsal.recording.start))} —"
+    return Content.styled(text, SEEK_MARK_STYLE)
 
 
 def seek_message(rehearsal: Rehearsal, result: SeekResult) -> str:
