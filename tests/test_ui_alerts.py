@@ -5,7 +5,8 @@ show tracker, action system) on a manual clock, fed a synthetic room: a
 viewer count reported every 3 s around 2,800, entries, and a drop to 1,700
 from 8:20. The monitor sees it through the engine's samples exactly as in a
 show; the tests assert what the 场控 sees, never how fast. The segment on air
-has a hostile title: it must show literally and do nothing.
+has a hostile title: it must show literally and do nothing. So has the 收尾
+(closing segment) that mutes dip alerts, whose title the mute row shows.
 """
 
 from __future__ import annotations
@@ -19,11 +20,18 @@ import pytest
 from console.config import AlertsConfig, Config
 from console.core.actions import ActionConfig, AlertCondition, PreparedAction, When
 from console.core.clock import ManualClock
-from console.core.dips import AlertNote
+from console.core.dips import AlertMuteNote, AlertNote
 from console.core.events import Enter, Order, OrderInfo, Stats, User
 from console.core.show import Segment, ShowScript
 from console.session import Session, build_session
-from console.ui.alerts import ROW_STYLES, AlertBoard, action_for, elapsed_text
+from console.ui.alerts import (
+    MUTED_STYLE,
+    ROW_STYLES,
+    AlertBoard,
+    Mute,
+    action_for,
+    elapsed_text,
+)
 from console.ui.app import ConsoleApp
 from console.ui.chart import CHART_METRICS, tick_label
 from console.ui.metrics import METRICS, conversion, format_conversion, signed_percent
@@ -156,6 +164,119 @@ async def test_the_bell_rings_once_per_firing_alert_only_when_configured(bell: b
         await until(pilot, lambda: firing(app))
         await pilot.pause(0.3)
     assert rings == ([1] if bell else [])
+
+
+# -- dip alerts muted while the show winds down --
+
+CLOSING = "[@click=app.quit]x[/]"  # the 收尾's title: hostile, shown literally
+
+
+def closing_script() -> ShowScript:
+    """开场 0–5 min, 讲大衣 5–10 min (the room drops at 8:20), then a 收尾 with a hostile title."""
+    return ShowScript(
+        title="测试专场",
+        planned_start=T0,
+        segments=[
+            Segment(title="开场聚人", kind="开场", start=0, duration=300),
+            Segment(title="讲大衣", kind="讲品", start=300, duration=300),
+            Segment(title=CLOSING, kind="收尾", start=600, duration=300),
+        ],
+    )
+
+
+def mute_row(app: ConsoleApp) -> str | None:
+    """The strip's mute row, or None when it shows none."""
+    return next((text for text, style in app.alert_strip.rows if style == MUTED_STYLE), None)
+
+
+def sampled_to(app: ConsoleApp, second: int) -> bool:
+    latest = app.engine.metrics.latest
+    return latest is not None and latest.t >= T0 + second
+
+
+async def test_the_closing_segment_mutes_dip_alerts_and_the_strip_says_so_until_it_is_left() -> None:
+    session = build_session(Config(), ManualClock(T0), script=closing_script())
+    source = FeedSource(room(range(0, 590)), hold=True)
+    app = make_app(session, source)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: firing(app))  # the drop at 8:20, in 讲大衣: alerts as usual
+        assert mute_row(app) is None
+        source.push(room(range(590, 640)))  # into the 收尾 at 10:00
+        await until(pilot, lambda: mute_row(app) is not None)
+        row = mute_row(app)
+        prefix = f" ◌ dip alerts muted 下跌已静音 · {CLOSING} (收尾) · "
+        assert row is not None and row.startswith(prefix), row
+        assert re.fullmatch(r"23:16:4[01] 起 · 涨流照常报警", row.removeprefix(prefix)), row  # 10:00 in
+        assert session.dips is not None and session.dips.muted == f"{CLOSING} (收尾)"
+        # the dip in progress ended with the mute: its history line says so, and nothing is firing
+        await until(pilot, lambda: not firing(app))
+        text = app.alert_strip.text
+        assert "在线下跌已静音 · 最低 −" in text and "开始于「讲大衣」" in text
+        assert app.alert_strip.rows[0][1] == MUTED_STYLE  # above the history
+        # the hostile title shows literally, on screen too, and does nothing when clicked
+        rendered = app.alert_strip.render().plain
+        assert f"{CLOSING} (收尾)" in rendered and "\x1b" not in rendered
+        assert app.alert_strip.display and app.alert_strip.size.height == 2
+        await pilot.click("#alerts", offset=(40, 0))
+        await pilot.pause()
+        assert app.is_running
+        # back to 讲大衣 (N): dip alerts are on again from the next sample, and the row goes
+        await pilot.press("N")
+        assert session.show is not None and session.show.index == 1
+        source.push(room(range(640, 650)))
+        await until(pilot, lambda: mute_row(app) is None and sampled_to(app, 645))
+        assert session.dips.muted is None and "dip alerts muted" not in app.alert_strip.text
+        source.end()
+
+
+async def test_a_hand_mute_shows_its_reason_and_until_and_spikes_still_show_above_it() -> None:
+    session = make_session()
+    source = FeedSource(room(range(0, 300)), hold=True)
+    app = make_app(session, source)
+    monitor = session.dips
+    assert monitor is not None
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: sampled_to(app, 295))
+        assert not app.alert_strip.display  # all is well: no line at all
+        monitor.mute("换场 set change", until=T0 + 420)
+        source.push(room(range(300, 310)))
+        await until(pilot, lambda: mute_row(app) is not None)
+        assert mute_row(app) == (
+            " ◌ dip alerts muted 下跌已静音 · 换场 set change · 23:11:40 起 · 至 23:13:40 · 涨流照常报警"
+        )
+        assert app.alert_strip.rows == [(mute_row(app), MUTED_STYLE)] and app.alert_strip.size.height == 1
+        # a spike while muted: still reported, its row first, the mute row under it
+        spike = note(T0 + 310, "firing", direction="spike", change=0.41, worst=0.45, suggestion="上链接")
+        app.alert_board.add(spike)
+        app._poll_alerts()
+        rows = app.alert_strip.rows
+        assert [style for _, style in rows] == [ROW_STYLES["firing", "spike"], MUTED_STYLE]
+        assert "▲ 流量机会" in rows[0][0]
+        # the timed mute lifts itself at 7:00: the row goes with the next sample
+        source.push(room(range(310, 430)))
+        await until(pilot, lambda: sampled_to(app, 425) and mute_row(app) is None)
+        assert monitor.muted is None
+        assert "dip alerts muted" not in app.alert_strip.text
+        # unmute by hand too: mute, a sample, unmute, a sample
+        monitor.mute("手动 by hand")
+        source.push(room(range(430, 435)))
+        await until(pilot, lambda: mute_row(app) is not None and "手动 by hand" in (mute_row(app) or ""))
+        monitor.unmute()
+        source.push(room(range(435, 440)))
+        await until(pilot, lambda: mute_row(app) is None)
+        source.end()
+
+
+def test_mute_notes_on_the_board_keep_when_the_mute_began() -> None:
+    board = AlertBoard()
+    board.add_all([AlertMuteNote(t=T0 + 5, state="muted", reason="收尾 (收尾)")])
+    assert board.mute == Mute(reason="收尾 (收尾)", since=T0 + 5)
+    version = board.version
+    board.add_all([AlertMuteNote(t=T0 + 90, state="muted", reason="show over (下播)")])
+    assert board.mute == Mute(reason="show over (下播)", since=T0 + 5) and board.version > version
+    assert not board.episodes  # a mute is no alert episode
+    board.add_all([AlertMuteNote(t=T0 + 99, state="unmuted", reason="show over (下播)")])
+    assert board.mute is None
 
 
 # -- the `!` key --

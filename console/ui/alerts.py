@@ -12,18 +12,27 @@ markers from it). :class:`AlertStrip` draws the board:
   black on green when firing and cyan while pending — with the metric, its
   change against the frozen baseline (``在线 −34% vs 2,810``), when it began
   and for how long, what was on air then, and the suggested move;
+* a calm grey row while dip alerts are muted (the show winds down, or
+  :meth:`~console.core.dips.DipMonitor.mute`), with the reason (``dip alerts
+  muted 下跌已静音 · 收尾·下播预告 (收尾) · 23:55:00 起 · 涨流照常报警``), so
+  that "no alerts" is never mistaken for "all is well"; it goes when they are
+  unmuted. Spikes are still reported, and their rows still show above it;
 * a dim history row for each alert that fired and resolved within
   ``history_s`` (``alerts.history_s``);
-* nothing at all (the strip takes no line) when there is neither.
+* nothing at all (the strip takes no line) when there is none of these.
 
 The change shown is live: while an alert is in progress its row reads the
 monitor's current state (``DipMonitor.state``), so the 场控 sees the dip deepen
-or recover between notes. The strip repaints only when what it shows changed
-(at most once a second for the elapsed time).
+or recover between notes. The mute row too: whether it shows, and its reason,
+come from the monitor (``DipMonitor.muted``) on each poll, which a rehearsal
+seek cannot leave stale; the mute notes (:class:`~console.core.dips.AlertMuteNote`)
+only add since when, and until when, it holds. The strip repaints only when
+what it shows changed (at most once a second for the elapsed time).
 
-The segment title comes from the show script and is untrusted text: it is
-sanitised and only ever becomes plain text in a :class:`~textual.content.Content`,
-so ``[@click=app.quit]`` in a title is just characters.
+The segment title comes from the show script and is untrusted text, and so
+does the mute reason (it names the closing segment): both are sanitised and
+only ever become plain text in a :class:`~textual.content.Content`, so
+``[@click=app.quit]`` in a title is just characters.
 
 The one-key link to an action (:func:`action_for`) picks the prepared action
 for the top alert's metric and direction: ``alerts.actions`` in config.yaml,
@@ -44,7 +53,7 @@ from textual.content import Content
 from textual.widget import Widget
 
 from console.core.actions import Action, PreparedAction
-from console.core.dips import AlertNote, MetricName, MetricState
+from console.core.dips import AlertMuteNote, AlertNote, MetricName, MetricState
 from console.core.text import sanitize
 from console.ui.metrics import SHORT_LABELS, format_value, signed_percent
 from console.ui.status import room_clock
@@ -57,6 +66,8 @@ MAX_HISTORY_ROWS: Final = 2
 KEEP_EPISODES: Final = 200
 #: longest segment title shown in a row, characters
 TITLE_CHARS: Final = 24
+#: longest mute reason shown (a segment title and its kind), characters
+MUTE_REASON_CHARS: Final = 40
 
 #: (state, direction) -> row style
 ROW_STYLES: Final[dict[tuple[str, str], str]] = {
@@ -66,6 +77,10 @@ ROW_STYLES: Final[dict[tuple[str, str], str]] = {
     ("pending", "spike"): "bold #000000 on #39c5cf",
 }
 HISTORY_STYLE: Final = "#8b949e"
+#: the row saying dip alerts are muted: calm (grey), not an alarm
+MUTED_STYLE: Final = "#c9d1d9 on #30363d"
+#: how the mute row begins (English and Chinese: the words the 场控 will look for)
+MUTED_WORDS: Final = "◌ dip alerts muted 下跌已静音"
 
 #: what each state and direction is called on screen
 STATE_WORDS: Final[dict[tuple[str, str], str]] = {
@@ -78,6 +93,7 @@ REASON_WORDS: Final[dict[str, str]] = {
     "recovered": "已恢复",
     "expired": "持续未恢复，基线已重学",
     "cancelled": "未成立",
+    "muted": "已静音",
     "": "已结束",
 }
 
@@ -117,10 +133,21 @@ class Episode:
         return self.fired_at is not None
 
 
+@dataclass(frozen=True)
+class Mute:
+    """Dip alerts muted, as the monitor's notes told: why, since when, until when (a timed mute)."""
+
+    reason: str
+    since: float
+    until: float | None = None
+
+
 class AlertBoard:
     """The alerts in progress and a bounded record of past ones, from the monitor's notes."""
 
     def __init__(self, keep: int = KEEP_EPISODES) -> None:
+        #: dip alerts muted (the latest :class:`AlertMuteNote`), or None
+        self.mute: Mute | None = None
         self.active: dict[tuple[str, str], Episode] = {}
         #: every episode seen, oldest first (the chart's markers); bounded
         self.episodes: deque[Episode] = deque(maxlen=keep)
@@ -158,12 +185,24 @@ class AlertBoard:
             self.active.pop(key, None)
         return None
 
+    def add_mute(self, note: AlertMuteNote) -> None:
+        """Apply a mute note: muted (a new reason keeps the time it began) or unmuted."""
+        if note.state == "muted":
+            since = self.mute.since if self.mute is not None else note.t
+            self.mute = Mute(reason=note.reason, since=since, until=note.until)
+        else:
+            self.mute = None
+        self.version += 1
+
     def add_all(self, notes: Iterable[object]) -> list[Episode]:
         """Apply notes in order; returns the episodes that turned firing."""
         fired = []
         for note in notes:
-            if isinstance(note, AlertNote) and (ep := self.add(note)) is not None:
-                fired.append(ep)
+            if isinstance(note, AlertNote):
+                if (ep := self.add(note)) is not None:
+                    fired.append(ep)
+            elif isinstance(note, AlertMuteNote):
+                self.add_mute(note)
         return fired
 
     def ordered(self) -> list[Episode]:
@@ -264,13 +303,24 @@ def history_row(ep: Episode, tz: tzinfo) -> str:
     return " · ".join(parts)
 
 
+def muted_row(reason: str, mute: Mute | None, tz: tzinfo) -> str:
+    """The row shown while dip alerts are muted for ``reason`` (``mute``: the board's record of it)."""
+    parts = [f" {MUTED_WORDS}", sanitize(reason, MUTE_REASON_CHARS) or "—"]
+    if mute is not None and mute.reason == reason:
+        parts.append(f"{room_clock(mute.since, tz)} 起")
+        if mute.until is not None:
+            parts.append(f"至 {room_clock(mute.until, tz)}")
+    parts.append("涨流照常报警")
+    return " · ".join(parts)
+
+
 class AlertStrip(Widget):
     """Alerts in progress (coloured rows) and recently resolved ones (dim rows); no line when none."""
 
     DEFAULT_CSS = """
     AlertStrip {
         height: auto;
-        max-height: 6;  /* 3 alerts, "…另有 N 个", 2 history rows */
+        max-height: 7;  /* 3 alerts, "…另有 N 个", dip alerts muted, 2 history rows */
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
@@ -292,8 +342,12 @@ class AlertStrip(Widget):
         now: float,
         state_of: Callable[[MetricName], MetricState | None],
         hint: Callable[[Episode], str] | None = None,
+        muted: str | None = None,
     ) -> bool:
-        """Rebuild the rows; repaint only when they changed. True when they did."""
+        """Rebuild the rows; repaint only when they changed. True when they did.
+
+        ``muted``: why dip alerts are muted right now (``DipMonitor.muted``), None while they are not.
+        """
         rows: list[tuple[str, str]] = []
         ordered = board.ordered()
         for i, ep in enumerate(ordered[:MAX_ACTIVE_ROWS]):
@@ -301,6 +355,8 @@ class AlertStrip(Widget):
             rows.append((text, ROW_STYLES.get((ep.state, ep.direction), "bold")))
         if len(ordered) > MAX_ACTIVE_ROWS:
             rows.append((f" …另有 {len(ordered) - MAX_ACTIVE_ROWS} 个报警", "bold"))
+        if muted is not None:
+            rows.append((muted_row(muted, board.mute, self.tz), MUTED_STYLE))
         for ep in board.history(now, self.history_s):
             rows.append((history_row(ep, self.tz), HISTORY_STYLE))
         if rows == self.rows:

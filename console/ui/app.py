@@ -52,7 +52,7 @@ from console.adapters.prompt_server import DEFAULT_PORT, PromptServer
 from console.config import AlertsConfig  # traffic alerts (issue 5)
 from console.core.actions import ActionError, ActionNote, LotteryNote  # timed actions (issue 6)
 from console.core.bus import Subscription
-from console.core.dips import AlertNote, DipMonitor, MetricName, MetricState  # traffic alerts (issue 5)
+from console.core.dips import AlertMuteNote, AlertNote, DipMonitor, MetricName, MetricState  # issue 5
 from console.core.notes import OperatorNote
 from console.core.prompt import PromptView
 from console.core.questions import QuestionNote
@@ -322,7 +322,7 @@ class ConsoleApp(App[None]):
         )
         self._subs = [self._feed_sub, self._question_sub, self._show_sub]
         # traffic alerts (issue 5): rare (a few per hour), drained on the panel timer
-        self._alert_sub = bus.subscribe("ui-alerts", maxlen=1024, accepts=(AlertNote,))
+        self._alert_sub = bus.subscribe("ui-alerts", maxlen=1024, accepts=(AlertNote, AlertMuteNote))
         self._subs.append(self._alert_sub)
         self._start_actions()  # timed actions (issue 6): after the subscriptions
         # Separate timers, not one: Textual repaints the bounding box of everything dirty in a
@@ -984,7 +984,8 @@ class ConsoleApp(App[None]):
             if fired and self.alerts_config.bell:
                 self.bell()
         now = self._now()
-        self.alert_strip.update_from(self.alert_board, now, self._dip_state, self._alert_hint)
+        muted = self.session.dips.muted if self.session.dips is not None else None  # the truth, not the notes
+        self.alert_strip.update_from(self.alert_board, now, self._dip_state, self._alert_hint, muted)
         if self.side == "chart":
             self.chart.update_from(self.engine.metrics, self.alert_board, self.show, time.monotonic())
 
