@@ -1046,7 +1046,9 @@ def _variants(literal: str) -> list[str]:
 # The characters that start the most words in everyday chat (and many literals).
 _FREQUENT_CHARS: Final = (
     "的一是不了在人有我这个们来上大到说要就会可也你对能那得下过发后用道"
-    "多么去都没看天还好吗吧呢啊想买钱号少什几点给"
+    "多么去都没看天还好吗吧呢啊想买钱号少什几点给以小怎次谢现家换开吃退"
+    "又里今老哪直哈自明花出情拍太真样打问中时心年日所很主播姐哥美感新快"
+    "再先收穿做把让被比等已经加卖送请谁其实但如果因为只才刚觉知喜欢"
 )
 
 
