@@ -72,6 +72,7 @@ from console.ui.rehearsal import (  # rehearsal (issue 7)
     adopt_subscriptions,
     parse_position,
     rebind_session,
+    seek_marker,
     seek_message,
 )
 from console.ui.show import PromptPane, ShowBar, TimelinePane
@@ -843,6 +844,9 @@ class ConsoleApp(App[None]):
         self.queue.tracker = session.questions
         self.status_bar.engine = session.engine
         self._pinned.clear()
+        if self.rehearsal is not None and self.rehearsal.last_seek is not None:
+            # before any line of the new position is drained: the feed starts over at a marker
+            self.feed.clear(seek_marker(self.rehearsal, self.rehearsal.last_seek))
         self._poll_panels()
         self._poll_desk()
         self.queue.update_from(force=True)

@@ -26,7 +26,6 @@ from textual.widget import Widget
 from console.core.bus import Bus, Subscription
 from console.core.show import format_offset, parse_offset
 from console.session import Session
-from console.ui.feed import FeedView
 
 if TYPE_CHECKING:
     from console.rehearsal import Rehearsal, SeekResult
@@ -40,9 +39,8 @@ SEEK_MARK_STYLE: Final = "bold #ff875f"
 class RehearsalBanner(Widget):
     """One line: 排练 REHEARSAL, play/pause, speed, position / length, indexing, keys.
 
-    While mounted it listens to the rehearsal: after a seek or restart it
-    starts the feed pane of its screen over (:meth:`FeedView.clear`) with a
-    :func:`seek_marker` line, before any line of the new position reaches it.
+    While mounted it listens to the rehearsal, to redraw at once after a seek
+    or restart (the console starts its feed pane over at a :func:`seek_marker`).
     """
 
     DEFAULT_CSS = """
@@ -70,14 +68,7 @@ class RehearsalBanner(Widget):
             self.rehearsal.listeners.remove(self._after_seek)
 
     def _after_seek(self, session: Session) -> None:
-        """A seek or restart is installed (synchronously, on the event loop: nothing of the new
-        position has been drained yet): the feed starts over from the marker."""
-        result = self.rehearsal.last_seek
-        if result is None:
-            return
-        marker = seek_marker(self.rehearsal, result)
-        for feed in self.screen.query(FeedView):
-            feed.clear(marker)
+        """A seek or restart is installed: show the new position at once."""
         self.update_from()
 
     def update_from(self) -> bool:
