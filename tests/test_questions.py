@@ -463,6 +463,17 @@ def test_lexicon_scan_equals_a_naive_leftmost_longest_scan(text: str) -> None:
     assert lex.scan(text) == _naive_scan(lex.table, text)
 
 
+_ASK_PIECES = [*_PIECES, "这个", "主播", "吗", "?", "亲", "谢谢", "12345678901", "穿", "好看", "衣服", "不要"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_ASK_PIECES), max_size=10).map("".join))
+def test_the_weak_topic_shortcut_never_changes_a_flag(text: str) -> None:
+    # below the shortcut's reach (threshold 0.3) every comment takes the full path
+    full = QuestionScorer(QuestionConfig(threshold=0.3), memo=0).analyze(text)
+    assert QuestionScorer(memo=0).analyze(text).flag == (full.score >= 0.5)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=60))
 def test_never_raises_and_stays_in_range(text: str) -> None:

@@ -1487,6 +1487,12 @@ _SIZE_LABELS: Final = frozenset({"尺码", "大小", "材质", "质量"})
 _FOOD_LABELS: Final = frozenset({"质量", "用法", "大小"})
 
 
+# The most a comment with a weak topic (below 0.5) can score: 0.4 × topic and the
+# small bonuses (three terms, a polite opening, an item id); it earns no question
+# credit, and a SOLO term always makes a topic of at least 0.5.
+_MAX_WEAK: Final = 0.4 * 0.5 + 0.05 + 0.05 + 0.05
+
+
 class QuestionScorer:
     """Text → :class:`Analysis` (text only), and context → adjusted score."""
 
@@ -1614,6 +1620,10 @@ class QuestionScorer:
             )
             # Substance: the intent's own terms, plus half of what the others add.
             topic = min(1.0, weights[intent] + 0.5 * (sum(weights.values()) - weights[intent]))
+        if topic < 0.5 and self.threshold > _MAX_WEAK:
+            # Too little substance to be flagged whatever it asks (a weak topic earns no
+            # question credit; see raw below): skip the question and context features.
+            return Analysis(False, intent, round(0.4 * topic, 3), tuple(labels[intent][:3]), norm)
 
         # How much does the comment ask?
         ask, explicit = _question_strength(qtext)
