@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from console.core.events import User
-from console.core.questions import QuestionScorer, QuestionTracker
+from console.core.questions import Analysis, QuestionScorer, QuestionTracker
 
 CHAT = [
     "主播好美啊",
@@ -144,19 +144,17 @@ def main(argv: list[str] | None = None) -> int:
                 hits += 1
         return hits
 
-    def scored(ts: list[str]) -> object:
-        flagged = 0
-        for t in ts:
-            if analyze(t).flag:
-                flagged += 1
-        return flagged
+    def counting(fn: Callable[[str], Analysis]) -> Callable[[list[str]], object]:
+        def scored(ts: list[str]) -> object:
+            flagged = 0
+            for t in ts:
+                if fn(t).flag:
+                    flagged += 1
+            return flagged
 
-    def memo_scored(ts: list[str]) -> object:
-        flagged = 0
-        for t in ts:
-            if memo_analyze(t).flag:
-                flagged += 1
-        return flagged
+        return scored
+
+    scored, memo_scored = counting(analyze), counting(memo_analyze)
 
     users = [User(id=f"u{i}", name=f"viewer{i}", fan_level=i % 20) for i in range(5000)]
 
