@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import make_demo_feed as demo  # noqa: E402
+from eval_dips import script_of  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -93,23 +94,6 @@ def test_the_bang_keys_actions_must_be_prepared(tmp_path: Path) -> None:
 
 
 # -- the session --
-
-
-def script_of(show: demo.Show) -> ShowScript:
-    """The generated show's segments as they actually ran, advancing on time from its start."""
-    return ShowScript(
-        title="demo",
-        planned_start=show.start,
-        segments=[
-            Segment(
-                title=s.title,
-                kind=s.kind,
-                start=float(s.actual_start),
-                duration=float(s.actual_end - s.actual_start),
-            )
-            for s in show.segments
-        ],
-    )
 
 
 def test_build_session_attaches_the_monitor_with_the_shows_segments() -> None:
