@@ -38,6 +38,7 @@ ALLOWED_TOP_LEVEL = {
     "zlib",  # stdlib codec, no I/O (Bilibili ver-2 bodies)
     "brotli",  # a pure compression codec, no I/O (Bilibili ver-3 bodies)
     "msgspec",
+    "ahocorasick",  # an in-memory string matcher in C (the question lexicon)
     "console",
 }
 

@@ -25,11 +25,12 @@ forms become ASCII; lower case; common traditional characters → simplified;
 emoji codes such as ``[捂脸]`` and spaces become clause breaks; runs such as
 哈哈哈哈/？？？ collapsed; digit runs read as ``#``). It is then scanned once
 for commerce *terms*: the lexicon below is expanded into literals (plus chat
-spellings: 肿么/神马/木有/介个, 嘛 for 吗) and looked up leftmost-longest by
-first character and a small trie per character, so a comment without any
-term — most chit-chat — is rejected in about a microsecond. Exceptions are
-longer "stop" literals (多大了 is an age, 在哪买的 asks where the host shopped,
-支持主播 is cheering); question words inside them do not count.
+spellings: 肿么/神马/木有/介个, 嘛 for 吗) and found leftmost-longest by one
+Aho–Corasick pass, so a comment without any term — most chit-chat — is
+rejected in about a microsecond. Exceptions are "stop" literals (多大了 is an
+age, 在哪买的 asks where the host shopped, 支持主播 is cheering, 发工资 a pay
+day); they win over any term they overlap, and question words inside them do
+not count.
 
 Each term carries an intent, a weight and flags. Strong terms (尺码, 快递,
 优惠) need a question or a request; "standalone" terms (链接, 退款, 漏发,
@@ -65,6 +66,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Final, Literal
 
+import ahocorasick
 import msgspec
 
 from console.core.events import Comment, Event, Order, Product, ProductInfo, User
@@ -1051,80 +1053,68 @@ def _variants(literal: str) -> list[str]:
     return out
 
 
-# The characters that start the most words in everyday chat (and many literals).
-_FREQUENT_CHARS: Final = (
-    "的一是不了在人有我这个们来上大到说要就会可也你对能那得下过发后用道"
-    "多么去都没看天还好吗吧呢啊想买钱号少什几点给以小怎次谢现家换开吃退"
-    "又里今老哪直哈自明花出情拍太真样打问中时心年日所很主播姐哥美感新快"
-    "再先收穿做把让被比等已经加卖送请谁其实但如果因为只才刚觉知喜欢"
-)
-
-
 class Lexicon:
     """Literal → meta, and a scanner finding them leftmost-longest, non-overlapping.
 
-    The scan looks for the next character that starts some literal (one
-    character class, searched in C), then matches the rest of the literals
-    starting with that character (a trie-shaped regex per first character,
-    compiled the first time that character turns up). That keeps a comment
-    without any term — most chit-chat — near a microsecond, however large the
-    lexicon grows, and building a lexicon nearly free.
+    An Aho–Corasick automaton (pyahocorasick, in C) reports every literal in
+    one pass over the text, so a comment without any term — most chit-chat —
+    costs one C call however large the lexicon grows. The scan then keeps,
+    left to right, the longest literal at each start that does not overlap
+    the one before; exceptions (:data:`STOP`) are kept first, so a term that
+    overlaps one never hides it (下周发工资: the pay day, not 下周发).
     """
 
-    __slots__ = ("_first", "_rest", "_tails", "table")
+    __slots__ = ("_automaton", "table")
 
-    def __init__(self, table: dict[str, Meta], base: Lexicon | None = None) -> None:
+    def __init__(self, table: dict[str, Meta]) -> None:
         self.table = table
-        tails: dict[str, list[str]] = {}
-        for literal in table:
-            tails.setdefault(literal[0], []).append(literal[1:])
-        self._tails = {ch: frozenset(rest) for ch, rest in tails.items()}
-        self._rest: dict[str, re.Pattern[str]] = {}
-        if base is not None:
-            # an extended lexicon shares the compiled sub-tries where nothing was added
-            for ch, pattern in base._rest.items():
-                if self._tails.get(ch) == base._tails[ch]:
-                    self._rest[ch] = pattern
-        # A frequent character (我, 的, 是) starts some literal, yet is rarely
-        # followed by a second character any literal allows: checking that
-        # second character inside the regex saves most of the hops that fail.
-        seconds: dict[str, set[str]] = {}
-        for literal in table:
-            seconds.setdefault(literal[0], set()).add(literal[1:2])
-        guarded = [ch for ch in _FREQUENT_CHARS if ch in seconds and "" not in seconds[ch]]
-        plain = "".join(re.escape(ch) for ch in sorted(seconds) if ch not in guarded)
-        branches = [f"[{plain}]"] if plain else []
-        for ch in guarded:
-            branches.append(re.escape(ch) + "(?=[" + "".join(map(re.escape, sorted(seconds[ch]))) + "])")
-        self._first = re.compile("|".join(branches) or "(?!)")
-
-    def _compile(self, ch: str) -> re.Pattern[str]:
-        tails = self._tails[ch]
-        pattern = self._rest[ch] = trie_regex(tails) if any(tails) else re.compile("")
-        return pattern
+        automaton = ahocorasick.Automaton()
+        for literal, meta in table.items():
+            automaton.add_word(literal, (len(literal), bool(meta[3] & STOP)))
+        if table:  # an empty automaton refuses to search
+            automaton.make_automaton()
+        self._automaton = automaton
 
     def extended(self, extra: dict[str, Meta]) -> Lexicon:
         """This lexicon plus ``extra`` (which wins where both have a literal)."""
-        return Lexicon({**self.table, **extra}, base=self)
+        return Lexicon({**self.table, **extra})
 
     def scan(self, text: str) -> list[str]:
         """The literals in ``text``, left to right (the longest at each start)."""
-        out: list[str] = []
-        first = self._first.search
-        rest = self._rest
-        pos = 0
-        while (m := first(text, pos)) is not None:
-            start = m.start()
-            pattern = rest.get(text[start])
-            if pattern is None:
-                pattern = self._compile(text[start])
-            tail = pattern.match(text, start + 1)
-            if tail is None:
-                pos = start + 1
-            else:
-                pos = tail.end()
-                out.append(text[start:pos])
-        return out
+        if not self.table:
+            return []
+        hits = [(end + 1 - size, size, stop) for end, (size, stop) in self._automaton.iter(text)]
+        if not hits:
+            return []
+        if len(hits) == 1:
+            start, size, _ = hits[0]
+            return [text[start : start + size]]
+        if any(stop for _, _, stop in hits):
+            kept = _leftmost_longest([(start, size) for start, size, stop in hits if stop])
+            free = [
+                (start, size)
+                for start, size, stop in hits
+                if not stop and all(start + size <= a or start >= a + n for a, n in kept)
+            ]
+            spans = sorted(kept + _leftmost_longest(free))
+        else:
+            spans = _leftmost_longest([(start, size) for start, size, _ in hits])
+        return [text[start : start + size] for start, size in spans]
+
+
+def _leftmost_longest(hits: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """From (start, size) hits, the longest at each start, left to right, never overlapping."""
+    longest: dict[int, int] = {}
+    for start, size in hits:
+        if longest.get(start, 0) < size:
+            longest[start] = size
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for start in sorted(longest):
+        if start >= pos:
+            pos = start + longest[start]
+            out.append((start, longest[start]))
+    return out
 
 
 def _compile(entries: Iterable[Entry]) -> Lexicon:
