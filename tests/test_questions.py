@@ -421,6 +421,43 @@ def test_lexicon_scan_and_extension() -> None:
     assert Lexicon({}).scan("多少钱") == []
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("这款抱枕吸汗吗", "spec"),  # a yes/no question about the thing on show, no term for it
+        ("我家狗能吃这个吗", "usage"),
+        ("白色会不会显脏", "spec"),
+        ("羊毛的会不会扎", "spec"),
+        ("我下单的是蓝色 寄来的是粉色", "after_sales"),  # the wrong item
+        ("有13mini的膜吗", "link_stock"),  # a model in stock
+        ("付款失败 怎么回事", "link_stock"),  # cannot pay is cannot buy
+        ("优惠券领不到", "promo"),
+        ("福袋是什么呀", "promo"),
+        ("手机号填错了 尾号应该是3", "shipping"),  # holds the exception 号码
+    ],
+)
+def test_round_four_asks_are_flagged(text: str, intent: str) -> None:
+    a = analyze(text)
+    assert a.flag, a
+    assert a.intent == intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "一点没压坏 包装很用心",  # a defect that did not happen
+        "饼干很酥 一点都没有哈喇味",
+        "外盒压扁了一点 里面没事",  # reported, and fine
+        "你们客服几点下班呀",  # the agent, not a problem
+        "客服小哥吃饭了没",
+        "这个是上次唱的那个吗",  # identity with something remembered, not the goods
+        "这个人怎么老刷屏",
+    ],
+)
+def test_round_four_non_asks_are_not_flagged(text: str) -> None:
+    assert not analyze(text).flag, analyze(text)
+
+
 def test_an_exception_wins_over_a_term_that_overlaps_it() -> None:
     from console.core.questions import Lexicon
 
@@ -429,7 +466,11 @@ def test_an_exception_wins_over_a_term_that_overlaps_it() -> None:
     # leftmost-longest alone would keep 下周发 and lose the exception
     assert lex.scan("下周发工资再来买") == ["发工资", "再来"]
     assert lex.scan("下周发货") == ["下周发"]
-    assert lex.scan("发工资单") == ["发工资"]  # a longer term at the same start loses too
+    assert lex.scan("发工资单") == ["发工资"]  # so does a term that overlaps its end
+    # a term that holds the whole exception is the longer reading
+    held = Lexicon({"号码": stop, "电话号码填错": term})
+    assert held.scan("电话号码填错了") == ["电话号码填错"]
+    assert held.scan("号码多少") == ["号码"]
     # through the scorer: the pay day, not a delivery date
     assert not analyze("下周发工资再来买").flag
     assert analyze("下周发货吗").flag
@@ -469,9 +510,21 @@ def _naive_leftmost_longest(words: set[str], text: str) -> list[tuple[int, str]]
 
 
 def _naive_scan(table: dict[str, Meta], text: str) -> list[str]:
-    """Exceptions first, leftmost-longest; then the terms that do not touch them."""
+    """Exceptions first, leftmost-longest, unless a longer term holds one whole;
+    then the terms that do not touch them."""
     stops = {w for w, meta in table.items() if meta[3] & STOP}
-    kept = _naive_leftmost_longest(stops, text)
+    longest = max(map(len, table))
+    held = [
+        (i, n)
+        for i in range(len(text))
+        for n in range(1, min(longest, len(text) - i) + 1)
+        if text[i : i + n] in table and text[i : i + n] not in stops
+    ]
+    kept = [
+        (pos, word)
+        for pos, word in _naive_leftmost_longest(stops, text)
+        if not any(i <= pos and pos + len(word) <= i + n and n > len(word) for i, n in held)
+    ]
     masked = list(text)
     for pos, word in kept:
         masked[pos : pos + len(word)] = "\0" * len(word)

@@ -440,6 +440,10 @@ _LEXICON: Final[list[Entry]] = [
         "[#元张个惠领]?(券|卷)(能|可以|怎么|咋)用|(能|可以)用(券|优惠券)|怎么用券|(券|卷)用不了|(券|卷)领不了",
     ),
     _t(
+        ("优惠券", "promo", S, SOLO | COMPLAINT),
+        "(优惠)?(券|卷)领不到|领不到(优惠)?(券|卷)|领不了(券|卷)|(券|卷)(用|领)不上",
+    ),
+    _t(
         ("领取", "promo", S, Q),
         "怎么领|在哪领|哪里领|去哪领|怎么兑换|怎么参与|怎么参加|怎么抢|怎么抽|怎么兑|兑奖",
     ),
@@ -448,7 +452,7 @@ _LEXICON: Final[list[Entry]] = [
         ("福袋", "promo", S, Q),
         "有福袋|福袋吗|福袋呢|送福袋|福袋没|口令是|什么口令|啥口令|口令多少",
         "红包(几点|什么时候|啥时候|怎么|在哪|发不发)|发红包吗|有红包吗|有没有红包",
-        "福袋要|福袋需要|求福袋|来个福袋",
+        "福袋要|福袋需要|求福袋|来个福袋|福袋是(啥|什么)|福袋(抽|送|发)(的)?(啥|什么)",
     ),
     _t(("返现", "promo", S, SOLO), "晒图返|好评返|返#|返一下|返给我|返款|还没返|没返"),
     _t(("福袋", "promo", VW, WEAK), "福袋|红包|口令|聚划算|双十一|双#|抽到|中奖"),
@@ -481,6 +485,7 @@ _LEXICON: Final[list[Entry]] = [
     _t(
         ("库存", "link_stock", S, SOLO),
         "拍不了|拍不上|买不了|下不了单|下单不了|付不了款|加不了购|不能购买|无法购买|不支持销售|拍不到|提交不了",
+        "付不了|付款失败|支付失败|支付不了|付款不了|付不上|已下架|显示下架|提示下架|商品下架",
     ),
     _t(("库存", "link_stock", W, 0), "刚还有|刚刚还有|刚才还有|刚才还在|刚刚还在|快上|赶紧上|快点上"),
     _t(("库存", "link_stock", S, SOLO), "别憋|不要憋|憋什么|憋单"),
@@ -645,6 +650,11 @@ _LEXICON: Final[list[Entry]] = [
         "怎么(煎|炸|焖|卤|拌|腌|涮|录入|配对|录指纹)|(煎|炸|焖|炖|炒)(几|多少|多久)",
         "放哪(比较|里|儿)?好|放在哪(里)?好|误吃|误食",
     ),
+    _t(
+        ("质量", "spec", S, Q),
+        "会不会(勾丝|挂丝|起球|掉色|褪色|串色|缩水|变形|掉毛|起毛|发黄|粘毛|漏|漏水|生锈|开胶|过敏|闷|扎|磨脚|硌|勒|晒黑|"
+        "刺激|卡|烫|糊|粘锅|断|碎|裂|发霉|坏)|显脏|显旧|耐不耐脏",
+    ),
     _t(("型号", "spec", S, Q), "能装吗|能装不|装得上吗|装得上不|适配吗|兼容吗|通用吗|适不适配|能不能装"),
     _t(("身材", "spec", VW, WEAK), "身高|体重|胖|瘦|个子|腿粗|大腿|胸大|肩宽|脚背|脚宽|脚肥|腰粗|小肚子"),
     _t(("数量", "spec", VW, WEAK), _NUM + _UNIT_VW),
@@ -716,7 +726,7 @@ _LEXICON: Final[list[Entry]] = [
         "显示派送|丢件|丢了|被别人签|别人签|被签收|被人拿|没有我的件|没我的件|找不到我的|拦截|被退回",
         "没更新|不更新|没动|不动了|一直不动|滞留|拒收|一直在中转|待揽收|待发货|显示异常|物流异常",
         "改地址|改下地址|修改地址|换地址|地址改|忘改|备注地址|地址填错|地址写错|地址错了|改(个|一下)?收货",
-        "改(个|一下)?电话|改成公司|改(个|一下)?收件|催(一下|下)?(发货|快递|物流|单)|催发货|催一下",
+        "(电话|手机|电话号码|手机号码|手机号|号码)(填|写|留|打)?错|改(个|一下)?电话|改成公司|改(个|一下)?收件|催(一下|下)?(发货|快递|物流|单)|催发货|催一下",
         "送错|送到别人|送到隔壁|投错|放错|寄丢|送到邻居|送到别的|查不到|查不了|查询不到",
         "找不到地址|找不到人|送不到|不到我们|我们这不到|这边不到|不派送|不配送|自己去拿|自己去取|让我自己拿",
     ),
@@ -811,7 +821,9 @@ _LEXICON: Final[list[Entry]] = [
         "过敏了|起疹子|红肿|烂脸|拉肚子|吃了就吐|吃了吐|吃完吐|质量(这么|太|也太|好|真)差",
         "退款(到账|没到|处理|拒绝|驳回|被拒)|处理中|没人处理|不处理|客服(不|没|一直不|都不)回",
     ),
-    _t(("问题", "after_sales", W, 0), "客服|定金|处理一下|处理下|核实|通过一下|审核"),
+    _t(("问题", "after_sales", W, 0), "定金|处理一下|处理下|核实|通过一下|审核"),
+    # addressing the agent says nothing about the problem (你们客服几点下班)
+    _t(("问题", "after_sales", VW, WEAK), "客服"),
     _t(("问题", "after_sales", VW, WEAK), "说好的|承诺的|答应的|答应我的"),
     _t(
         ("保修", "after_sales", S, 0),
@@ -881,6 +893,28 @@ _FRAMES: Final[list[Frame]] = [
         S,
         SOLO,
         "才",
+    ),
+    # 我拍的43 发来的是42: the wrong item
+    (
+        "问题",
+        "(?:拍|买|下单|订|要)的(?:是)?"
+        + _NOT_END
+        + "{1,10},?"
+        + _NOT_END
+        + "{0,6}(?:发来|寄来|收到|到手|给我发|发的)的?(?:是|却是)",
+        "after_sales",
+        S,
+        SOLO | COMPLAINT,
+        "的是|发来|寄来|收到|到手|发的",
+    ),
+    # 有14pro的壳吗, 还有41的吗: a model or size in stock
+    (
+        "库存",
+        "有(?!人)" + _NOT_END + r"{0,5}[\da-z]" + _NOT_END + "{0,5}的" + _NOT_END + "{0,3}(?:吗|嘛|没|么)",
+        "link_stock",
+        S,
+        Q,
+        "#|有",
     ),
     # 灰色没了？: a colour or size sold out (the colour term takes 色 before the scan sees 色没了)
     ("库存", "(?:色|码)没(?:了|有了)", "link_stock", S, Q, "没"),
@@ -1061,7 +1095,8 @@ class Lexicon:
     costs one C call however large the lexicon grows. The scan then keeps,
     left to right, the longest literal at each start that does not overlap
     the one before; exceptions (:data:`STOP`) are kept first, so a term that
-    overlaps one never hides it (下周发工资: the pay day, not 下周发).
+    overlaps one never hides it (下周发工资: the pay day, not 下周发), unless
+    the term holds the whole exception (电话号码填错 holds 号码).
     """
 
     __slots__ = ("_automaton", "table")
@@ -1090,11 +1125,17 @@ class Lexicon:
             start, size, _ = hits[0]
             return [text[start : start + size]]
         if any(stop for _, _, stop in hits):
-            kept = _leftmost_longest([(start, size) for start, size, stop in hits if stop])
+            terms = [(start, size) for start, size, stop in hits if not stop]
+            kept = [
+                (a, n)
+                for a, n in _leftmost_longest([(start, size) for start, size, stop in hits if stop])
+                # a term holding the whole exception is the longer reading (电话号码填错 holds 号码)
+                if not any(start <= a and a + n <= start + size and size > n for start, size in terms)
+            ]
             free = [
                 (start, size)
-                for start, size, stop in hits
-                if not stop and all(start + size <= a or start >= a + n for a, n in kept)
+                for start, size in terms
+                if all(start + size <= a or start >= a + n for a, n in kept)
             ]
             spans = sorted(kept + _leftmost_longest(free))
         else:
@@ -1327,7 +1368,7 @@ _SETTLED: Final = re.compile(
     r"我再看看|自己看看|纠结|没事哈|没事的|没关系|不会给差评|等物流吧|那我等|那我申请|那我先|那我去|那我就|先用着|"
     r"用着看|先来看看|没有问题了|没问题了|预约好了|约好了|太好了|已经寄出|寄出了|寄回了|也买了|等秒杀|等这个价|一直在等|"
     r"手慢了|没抢到|已经补发|补发的已经|已经收到|没有色差|没色差|就不换了|再等两天|一会找你|待会找你|已经申请|我觉得|"
-    r"改好了|写好了|填好了|备注也写了"
+    r"改好了|写好了|填好了|备注也写了|没事|不影响|不碍事|不要紧"
 )
 # The parcel is there: 已经拿到了, 收到货了, 终于到了.
 _ARRIVED: Final = re.compile(
@@ -1382,7 +1423,24 @@ _NOT_MA: Final = ("什么", "怎么", "这么", "那么", "多么", "要么", "�
 # a choice between options (直筒还是阔腿), for the question strength
 _CHOICE: Final = re.compile(_OR)
 # what the frames may find in a comment without any term: a choice, a brand
-_SLOW: Final = re.compile(r"还是|是[a-z]{2,}|才\d|送|含")
+_SLOW: Final = re.compile(r"还是|是[a-z]{2,}|才\d|送|含|的是|发来|寄来|有\d|有[a-z]")
+
+
+def _negated(keyed: str, term: str) -> bool:
+    """Whether ``term`` first appears right after a negator (没坏, 没有漏)."""
+    at = keyed.find(term)
+    return at > 0 and (keyed[at - 1] in "没不无" or keyed[max(0, at - 2) : at] == "没有")
+
+
+# a yes/no question about the thing on show, in one clause: 这个吸汗吗, 这是正版吗, 能睡这个吗
+_ABOUT_THIS: Final = re.compile(
+    _each(
+        "这个|这款|这种|这是|这件|这双|这套",
+        "(?!人|时间|点|背景|音乐|歌|梗|主播|在|谁|什么|啥)[^,]{1,6}(?<!那个)(?:吗|嘛)",
+    )
+    + "|"
+    + _each("能|可以|会", "[^,]{1,3}这个(?:吗|嘛)")
+)
 
 
 def _question_strength(norm: str) -> tuple[float, bool]:
@@ -1570,6 +1628,8 @@ class QuestionScorer:
                 matches.append((pm.group(), ("价格", "price", S, Q)))
         qtext = norm  # the text questions are read from: without the exceptions (在哪买的, 多大了)
         for pos, (term, (label, intent, weight, flags)) in enumerate(matches):
+            if flags & COMPLAINT and label == "问题" and _negated(keyed, term):
+                continue  # 没有哈喇味, 一点没压坏: the defect did not happen
             if weight <= 0:
                 kill += weight
                 if flags & STOP:
@@ -1617,6 +1677,8 @@ class QuestionScorer:
             )
             # Substance: the intent's own terms, plus half of what the others add.
             topic = min(1.0, weights[intent] + 0.5 * (sum(weights.values()) - weights[intent]))
+        if topic < 0.5 and intent == "spec" and intent not in named and _ABOUT_THIS.search(qtext) is not None:
+            topic = 0.5  # 这个吸汗吗, 能睡这个吗: a yes/no question about the thing on show
         if topic < 0.5 and self.threshold > _MAX_WEAK:
             # Too little substance to be flagged whatever it asks (a weak topic earns no
             # question credit; see raw below): skip the question and context features.
