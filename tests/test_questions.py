@@ -434,6 +434,14 @@ def test_lexicon_scan_and_extension() -> None:
         ("优惠券领不到", "promo"),
         ("福袋是什么呀", "promo"),
         ("手机号填错了 尾号应该是3", "shipping"),  # holds the exception 号码
+        ("寄来的是黑色 我买的白色", "after_sales"),  # the wrong item, the other way round
+        ("不要放丰巢 直接送上门", "shipping"),
+        ("到广州一般要几天", "shipping"),
+        ("积分可以抵现金吗", "promo"),
+        ("会员价是多少", "price"),
+        ("汤里吃出一根头发", "after_sales"),
+        ("这个杯子会发黄吗", "spec"),
+        ("灰色的没了吗", "link_stock"),
     ],
 )
 def test_round_four_asks_are_flagged(text: str, intent: str) -> None:
@@ -452,6 +460,9 @@ def test_round_four_asks_are_flagged(text: str, intent: str) -> None:
         "客服小哥吃饭了没",
         "这个是上次唱的那个吗",  # identity with something remembered, not the goods
         "这个人怎么老刷屏",
+        "村里年轻人多吗",  # people in general, not a venue
+        "主播讲讲你当年的故事",  # the host's story, not the product
+        "直播能养活自己吗",
     ],
 )
 def test_round_four_non_asks_are_not_flagged(text: str) -> None:
@@ -487,6 +498,10 @@ def test_expand() -> None:
         expand("(ab")
     with pytest.raises(ValueError):
         expand("ab)")
+    # regex syntax the tiny language lacks is refused, not read as literals
+    for spec in ("到[^,]要", "到.{0,4}要", "a+", "a*"):
+        with pytest.raises(ValueError):
+            expand(spec)
 
 
 def test_trie_is_leftmost_longest() -> None:
