@@ -442,6 +442,13 @@ def test_lexicon_scan_and_extension() -> None:
         ("汤里吃出一根头发", "after_sales"),
         ("这个杯子会发黄吗", "spec"),
         ("灰色的没了吗", "link_stock"),
+        ("鞋跟有点脱胶 才穿一周", "after_sales"),
+        ("寄到的螃蟹死了好几个", "after_sales"),
+        ("直播间说99 怎么这里是129", "price"),
+        ("麻烦开发票 公司报销", "after_sales"),
+        ("这个虾几头的", "spec"),
+        ("一米二的床垫有吗", "link_stock"),
+        ("要下单才能抽福袋吗", "promo"),
     ],
 )
 def test_round_four_asks_are_flagged(text: str, intent: str) -> None:
@@ -463,6 +470,8 @@ def test_round_four_asks_are_flagged(text: str, intent: str) -> None:
         "村里年轻人多吗",  # people in general, not a venue
         "主播讲讲你当年的故事",  # the host's story, not the product
         "直播能养活自己吗",
+        "我再研究研究成分表",  # reading it, not asking for it
+        "广东的老乡有吗",  # looking for fellow viewers
     ],
 )
 def test_round_four_non_asks_are_not_flagged(text: str) -> None:

@@ -494,6 +494,29 @@ _LEXICON: Final[list[Entry]] = [
         "吃出(一根|一个|了)?(头发|虫|异物|沙子|石子|塑料)|边缘翘|翘起来|有气泡|起气泡|锅底不平|底不平",
     ),
     _t(
+        ("问题", "after_sales", S, SOLO | COMPLAINT),
+        "脱胶|裂缝|有道裂|缺页|少页|死了好几|死了一半|死了几|死了(一|两|三)个|都是冰|全是冰|称重不够|分量不够|缺斤少两|"
+        "重量不够|全是沙|都是沙|好多沙|计数不准|已被查询|被查询过|日期太近|就剩#个月|已核销|显示核销|被核销|没去核销",
+    ),
+    _t(
+        ("保修", "after_sales", S, SOLO),
+        "开发票|开个发票|开张发票|补开发票|记得点同意|点一下同意|点个同意|同意一下|补偿点|补偿一下|给点补偿|改日期|改期",
+    ),
+    _t(
+        ("价格", "price", S, SOLO | COMPLAINT),
+        "怎么这里是#|怎么变成#|怎么涨到|比拼多多贵|比淘宝贵|比京东贵|比官网贵|比别家贵|拼多多才|淘宝才|京东才",
+    ),
+    _t(
+        ("规格", "spec", S, Q),
+        "几头的|多少头|刺多|拍得清|清楚吗|清晰吗|有夜视|比咋样|比怎么样|比哪个好|有回放|回放吗|"
+        "能住吗|住得下|能住几|两大一小|一大一小能|能装这|装得上这",
+    ),
+    _t(("规格", "spec", S, 0), "夜视|清晰度|像素|配料表|成分表"),
+    _t(("规格", "spec", S, SOLO), "配料表发|成分表发|发(一下|下)?(配料表|成分表)|(配料表|成分表)(发|给)我"),
+    _t(("用法", "usage", S, Q), "怎么核销|核销要|核销需要|提前几天约|提前几天预约|怎么预约"),
+    _t(("福袋", "promo", S, Q), "才能参与|才能抽|才能领|才能参加"),
+    _t(("库存", "link_stock", W, Q), "有吗"),
+    _t(
         ("退换", "after_sales", S, SOLO),
         "换(个|成)?大一码|换(个|成)?小一码|换(个|成)?大一号|换(个|成)?小一号",
     ),
@@ -931,7 +954,7 @@ _FRAMES: Final[list[Frame]] = [
         "after_sales",
         S,
         SOLO | COMPLAINT,
-        "的是|发来|寄来|收到|到手|发的",
+        "的是|来是|到是|手是|却是",
     ),
     (
         "问题",
@@ -941,6 +964,7 @@ _FRAMES: Final[list[Frame]] = [
         SOLO | COMPLAINT,
         "的是",
     ),
+    ("库存", "有没有" + _NOT_END + "{1,6}(?:款|色|码|号|型)的", "link_stock", S, Q, "有没有"),
     # 有14pro的壳吗, 还有41的吗: a model or size in stock
     (
         "库存",
@@ -948,7 +972,7 @@ _FRAMES: Final[list[Frame]] = [
         "link_stock",
         S,
         Q,
-        "#|有",
+        "#",
     ),
     # 灰色没了？: a colour or size sold out (the colour term takes 色 before the scan sees 色没了)
     ("库存", "(?:色|码)的?没(?:了|有了)", "link_stock", S, Q, "没"),
@@ -1386,6 +1410,8 @@ _AMONG_VIEWERS: Final = re.compile(
             # a reply to another viewer (@小桃子 你那只多少圈), not to the host
             "@(?<![^,]@)(?!主播)[^,@]{1,20},",
             "有人(?:养|用|买|穿|吃|喝|戴)(?!过)|大家都(?:买|用|穿|选)的",
+            # looking for fellow viewers: 江苏的钓友有吗, 有老乡吗
+            _each("老乡|钓友|同城|宝妈|姐妹|老铁|同学|朋友", "(?:有吗|在吗|有没有|吗)"),
         )
     )
 )
@@ -1406,7 +1432,8 @@ _SETTLED: Final = re.compile(
     r"我再看看|自己看看|纠结|没事哈|没事的|没关系|不会给差评|等物流吧|那我等|那我申请|那我先|那我去|那我就|先用着|"
     r"用着看|先来看看|没有问题了|没问题了|预约好了|约好了|太好了|已经寄出|寄出了|寄回了|也买了|等秒杀|等这个价|一直在等|"
     r"手慢了|没抢到|已经补发|补发的已经|已经收到|没有色差|没色差|就不换了|再等两天|一会找你|待会找你|已经申请|我觉得|"
-    r"改好了|写好了|填好了|备注也写了|没事|不影响|不碍事|不要紧"
+    r"改好了|写好了|填好了|备注也写了|没事|不影响|不碍事|不要紧|很顺利|谢谢你帮我|帮我改好|填到后台|抢到了|发给她了|发给他了|"
+    r"发给我老公|发给朋友|转发给"
 )
 # The parcel is there: 已经拿到了, 收到货了, 终于到了.
 _ARRIVED: Final = re.compile(
@@ -1474,7 +1501,7 @@ def _negated(keyed: str, term: str) -> bool:
 _ABOUT_THIS: Final = re.compile(
     _each(
         "这个|这款|这种|这是|这件|这双|这套",
-        "(?!人|时间|点|背景|音乐|歌|梗|主播|在|谁|什么|啥)[^,]{1,6}(?<!那个)(?:吗|嘛)",
+        "(?!人|时间|点|背景|音乐|歌|梗|主播|在|谁|什么|啥)[^,]{1,8}(?<!那个)(?:吗|嘛)",
     )
     + "|"
     + _each("能|可以|会", "[^,]{1,3}这个(?:吗|嘛)")
@@ -1715,7 +1742,7 @@ class QuestionScorer:
             )
             # Substance: the intent's own terms, plus half of what the others add.
             topic = min(1.0, weights[intent] + 0.5 * (sum(weights.values()) - weights[intent]))
-        if topic < 0.5 and intent == "spec" and intent not in named and _ABOUT_THIS.search(qtext) is not None:
+        if topic < 0.5 and intent in ("spec", "usage") and _ABOUT_THIS.search(qtext) is not None:
             topic = 0.5  # 这个吸汗吗, 能睡这个吗: a yes/no question about the thing on show
         if topic < 0.5 and self.threshold > _MAX_WEAK:
             # Too little substance to be flagged whatever it asks (a weak topic earns no
