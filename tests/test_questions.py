@@ -449,6 +449,13 @@ def test_lexicon_scan_and_extension() -> None:
         ("这个虾几头的", "spec"),
         ("一米二的床垫有吗", "link_stock"),
         ("要下单才能抽福袋吗", "promo"),
+        ("米白和燕麦色哪个更显白", "spec"),
+        ("蓝牙耳机支持安卓吗", "spec"),
+        ("驱动在哪下载", "usage"),
+        ("平底锅用了三次就粘锅了", "after_sales"),
+        ("人不在家 先别派送", "shipping"),
+        ("昨天还是199今天怎么239了", "price"),
+        ("说好送的小样呢", "promo"),
     ],
 )
 def test_round_four_asks_are_flagged(text: str, intent: str) -> None:
@@ -472,6 +479,11 @@ def test_round_four_asks_are_flagged(text: str, intent: str) -> None:
         "直播能养活自己吗",
         "我再研究研究成分表",  # reading it, not asking for it
         "广东的老乡有吗",  # looking for fellow viewers
+        "这价格真的没谁了",  # praise of the price
+        "主播能连个麦吗",  # co-streaming is the platform
+        "不用开发票 谢谢",
+        "拍了三箱 给我爸妈寄回家",  # sending it home is not a return
+        "这是在云南还是贵州",  # where the stream is, not a choice of goods
     ],
 )
 def test_round_four_non_asks_are_not_flagged(text: str) -> None:
