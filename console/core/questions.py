@@ -154,6 +154,8 @@ _SPACES: Final = re.compile(r"\s+")
 # One pass: "哈哈哈哈" → "哈", "？？？" → "?", "链接链接链接" → "链接".
 # Doubles are kept (天天快递, 看看, 谢谢).
 _REPEAT: Final = re.compile(r"(.{1,4}?)\1{2,}")
+# whether _REPEAT has anything to do: twice as fast to ask as to substitute
+_TRIPLE: Final = re.compile(r"(.)\1\1|(..)\2\2|(...)\3\3|(....)\4\4")
 _DIGITS: Final = re.compile(r"\d+(?:\.\d+)?")
 _HAS_DIGIT: Final = re.compile(r"\d")
 _TRAD_RE: Final = re.compile("[" + "".join(map(chr, _TRAD)) + "]")
@@ -1706,10 +1708,9 @@ class QuestionScorer:
         if not found and _SLOW.search(norm) is None:
             # the fast path: no commerce term at all
             return Analysis(False, None, 0.0, (), norm) if norm else _NOTHING
-        # three of a unit (哈哈哈, 链接链接链接) repeat at least two characters
-        collapsed = _REPEAT.sub(r"\1", norm) if len(norm) - len(set(norm)) >= 2 else norm
-        if collapsed != norm:
-            norm = collapsed
+        # three of a unit (哈哈哈, 链接链接链接) become one
+        if _TRIPLE.search(norm) is not None:
+            norm = _REPEAT.sub(r"\1", norm)
             keyed = _digit_key(norm)
             found = lex.scan(keyed)
         table = lex.table
