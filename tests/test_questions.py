@@ -496,6 +496,53 @@ def test_round_four_non_asks_are_not_flagged(text: str) -> None:
     assert not analyze(text).flag, analyze(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("发西藏不", "shipping"),  # a remote region asked with a bare 不
+        ("福袋开奖了没", "promo"),
+        ("红包雨什么时候", "promo"),
+        ("小样能免费领吗", "promo"),
+        ("店铺券用不了 一直转圈", "promo"),  # the longer 店铺券 no longer hides the complaint
+        ("领了券下单没抵扣", "promo"),
+        ("点付款说下单失败", "link_stock"),
+        ("这款还会再出吗", "link_stock"),
+        ("今天几点截单呀", "shipping"),
+        ("师傅什么时候上门", "shipping"),
+        ("那黄色的呢", "spec"),  # a follow-up on another variant
+        ("那xl呢", "spec"),
+        ("台灯有没有频闪", "spec"),
+        ("是变频的吗", "spec"),
+        ("会员还有折扣吗", "price"),
+        ("新一级和旧一级差在哪", "spec"),  # an energy grade, not a fan-club level
+        ("冰箱冷藏不凉", "after_sales"),
+        ("收到侧面有个凹坑", "after_sales"),
+    ],
+)
+def test_round_five_asks_are_flagged(text: str, intent: str) -> None:
+    a = analyze(text)
+    assert a.flag, a
+    assert a.intent == intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这路也太烂了",  # the road on a trucker's stream
+        "今天大潮吗 晚上去赶海",
+        "柴油现在多少一升",  # fuel, not a price of the goods
+        "钱包瘪了[捂脸]",
+        "信用卡还没还呢",
+        "不好意思 发错了",  # a stray message
+        "免费领取流量卡 看头像",  # an ad, not a promo question
+        "安装师傅很专业",
+        "那你呢",  # a follow-up, but not about a variant
+    ],
+)
+def test_round_five_non_asks_are_not_flagged(text: str) -> None:
+    assert not analyze(text).flag, analyze(text)
+
+
 def test_an_exception_wins_over_a_term_that_overlaps_it() -> None:
     from console.core.questions import Lexicon
 
