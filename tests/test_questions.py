@@ -511,6 +511,11 @@ def test_round_four_non_asks_are_not_flagged(text: str) -> None:
         ("师傅什么时候上门", "shipping"),
         ("那黄色的呢", "spec"),  # a follow-up on another variant
         ("那xl呢", "spec"),
+        ("那L呢", "spec"),  # no term at all: the follow-up alone asks
+        ("那110的呢", "spec"),
+        ("能给我换一个新的吗", "after_sales"),
+        ("用了三天就不充电了", "after_sales"),
+        ("能不能指定日期送", "shipping"),
         ("台灯有没有频闪", "spec"),
         ("是变频的吗", "spec"),
         ("会员还有折扣吗", "price"),
@@ -537,6 +542,8 @@ def test_round_five_asks_are_flagged(text: str, intent: str) -> None:
         "免费领取流量卡 看头像",  # an ad, not a promo question
         "安装师傅很专业",
         "那你呢",  # a follow-up, but not about a variant
+        "能不能换首歌",  # the host's song, not an exchange
+        "能不能换个背景",
     ],
 )
 def test_round_five_non_asks_are_not_flagged(text: str) -> None:
