@@ -298,7 +298,6 @@ def test_generalises_across_categories(text: str, intent: str) -> None:
         "你平时穿多大码的鞋",
         "你家狗是什么品种",
         "你用的什么手机直播",
-        "主播这外套在哪买的 我也想要",
         # platform talk, gifts, weather, the host's business
         "21级需要多少抖币",
         "谁送的墨镜 感谢",
@@ -548,6 +547,55 @@ def test_round_five_asks_are_flagged(text: str, intent: str) -> None:
 )
 def test_round_five_non_asks_are_not_flagged(text: str) -> None:
     assert not analyze(text).flag, analyze(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # where a thing seen on stream was bought asks for it (v2 guide); where the
+        # viewer or others bought theirs does not
+        ("雨靴哪买的", "link_stock"),
+        ("主播这外套在哪买的 我也想要", "link_stock"),
+        ("姐姐你背后那个小夜灯好好看 哪买的", "link_stock"),
+        ("你在哪买的", None),
+        ("同事都问我耳机哪买的", None),
+        ("楼上在哪买的", None),
+        # bare shop-chat asks
+        ("胶带切割器咋装", "usage"),
+        ("我家三口人够用吗", "spec"),
+        ("几色的", "spec"),
+        ("M会不会小", "spec"),
+        ("笔芯是0.5还是0.38", "spec"),
+        ("批号是多少的", "spec"),
+        ("能冷泡吗", "usage"),
+        ("兑多少水", "usage"),
+        ("早晚都要用吗", "usage"),
+        ("有没有试吃装", "link_stock"),
+        ("现在买和618买差多少", "price"),
+        ("显示不满足使用条件 可是我满了199啊", "promo"),
+        ("笔尖有点刮纸 正常吗", "after_sales"),
+        ("收纳箱比我想的小好多", "after_sales"),
+        ("你们尽快处理啊", "after_sales"),
+        # the show, the world and the other viewers
+        ("现在手机都好贵", None),
+        ("今天多少斤了", None),
+        ("对面好多大哥", None),
+        ("稳住 别拉断了", None),
+        ("捡漏了哈哈", None),
+        ("海水冷不冷", None),
+        ("湖南的有吗", None),
+        ("有人一起拼单吗", None),
+        ("背景音乐是白噪音吗", None),
+        ("划痕都看不出来", None),
+        ("喝几泡了", None),
+        ("用完再来买", None),
+    ],
+)
+def test_round_six(text: str, intent: str | None) -> None:
+    a = analyze(text)
+    assert a.flag is (intent is not None), a
+    if intent is not None:
+        assert a.intent == intent
 
 
 def test_an_exception_wins_over_a_term_that_overlaps_it() -> None:
@@ -860,7 +908,7 @@ WRITTEN_SET = ROOT / "tests" / "data" / "questions-written.tsv"
 
 
 def test_written_set_quality() -> None:
-    """A regression guard on 10,800 written comments (see tests/data/README.md):
+    """A regression guard on 12,600 written comments (see tests/data/README.md):
     the rules were tuned on most of them, so this says nothing about unseen
     comments, only that a change did not quietly undo earlier fixes."""
     ev = _load_eval()
