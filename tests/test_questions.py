@@ -576,6 +576,12 @@ def test_round_five_non_asks_are_not_flagged(text: str) -> None:
         ("笔尖有点刮纸 正常吗", "after_sales"),
         ("收纳箱比我想的小好多", "after_sales"),
         ("你们尽快处理啊", "after_sales"),
+        # a price claimed to the seller with its figure is a haggle or a complaint
+        ("店铺券就3块啊", "promo"),
+        ("我同事买说每盒45元", "price"),
+        ("两件一起付款89元多呀", "price"),
+        ("中了个福袋 100抖币 哈哈", None),
+        ("借我200块 下月还", None),
         # the show, the world and the other viewers
         ("现在手机都好贵", None),
         ("今天多少斤了", None),

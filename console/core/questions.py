@@ -1445,6 +1445,10 @@ _COMPLAIN: Final = re.compile(
     r"怎么回事|什么情况|不提醒|不回|没人回|天了(?<=[\d一二两三四五六七八九十几半]天了)|一直|老是|总是|到现在|"
     r"为什么还|为啥还|凭什么|说好|答应|承诺|天才|才到|才送到|才发|又和上次|又是这样|反复"
 )
+# A price or a discount claimed to the seller, with its figure (店铺优惠券就5块啊,
+# 有朋友买说每支68元, 二张合并付款109元多呀): a haggle or a complaint, not a report.
+_PRICE_CLAIM: Final = re.compile(r"你们|店铺|说|明明|才|就|也是|那个价|合并|付款|聚划算|之前|以前|差了|呀$")
+_NOT_A_CLAIM: Final = re.compile(r"哈哈|抖币|借|加v|wx|微信|私|兼职|刷单")
 # Negative context: platform chit-chat (gifts, ranks, levels, age, weather)
 # that borrows commerce words, and banter with the host as the merchandise or
 # the viewer buying the host's things.
@@ -1923,6 +1927,15 @@ class QuestionScorer:
         if ask < 0.9 and not praise and _REQUEST.search(qtext) is not None:
             ask = 0.9
         if ask < 0.8 and intent in _COMPLAINABLE and (complains or _COMPLAIN.search(norm) is not None):
+            ask = 0.8
+        if (
+            ask < 0.8
+            and intent in ("price", "promo")
+            and keyed is not norm
+            and len(norm) >= 7
+            and _PRICE_CLAIM.search(norm) is not None
+            and _NOT_A_CLAIM.search(norm) is None
+        ):
             ask = 0.8
         if ask < 0.7 and intent in plain and n_terms == 1 and len(norm) <= 5 and covered * 3 >= len(norm) * 2:
             ask = 0.7  # a bare "尺码" / "包邮" / "链接" is a question in chat
