@@ -593,6 +593,8 @@ def test_round_five_non_asks_are_not_flagged(text: str) -> None:
         ("有人一起拼单吗", None),
         ("背景音乐是白噪音吗", None),
         ("划痕都看不出来", None),
+        ("前50名牌子会变颜色吗", None),  # the fan badge
+        ("这个牌子的质量好吗", "spec"),
         ("喝几泡了", None),
         ("用完再来买", None),
     ],

@@ -1473,6 +1473,8 @@ _NEG_WORDS: Final = (
     "无所谓|不是发给你|发错人|发错群|"
     # the show's music, the day's catch or weight so far (今天多少斤了)
     "背景音乐|bgm|多少斤了|几斤了|"
+    # the fan badge (牌子), not a brand
+    "亮牌子|点亮牌子|点牌子|牌子亮|粉丝牌|牌子(会)?变(颜)?色|牌子(怎么)?升|牌子(几|多少)级|"
     # what others ask the viewer (同事都问我耳机哪买的)
     "(都|也|老是|总是|总|一直)问我|"
     # the host as the goods: 拍下主播, 主播带回家, 陪聊
